@@ -1,0 +1,19 @@
+//! Shared logic of the Google Calendar service.
+//!
+//! Everything here but the [`spin`] module is plain Rust that builds and unit-tests on the
+//! host target; the components are thin route tables over it.
+
+pub mod api_auth;
+pub mod config;
+pub mod ids;
+pub mod log;
+pub mod problem;
+pub mod request_id;
+pub mod response;
+pub mod route;
+pub mod secret;
+#[cfg(target_arch = "wasm32")]
+pub mod spin;
+
+/// The service version, reported by `/health` and in logs.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

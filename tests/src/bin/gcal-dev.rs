@@ -1,0 +1,94 @@
+//! `scripts/run` without Spin: the app in the test host, with a private Redis and, when no
+//! Google client is configured, the fake Google and REST services (emulator mode).
+
+use anyhow::{Context, Result};
+use base64::Engine as _;
+use gcal_tests::fakes::{FakeGoogle, FakeRest};
+use gcal_tests::host::{Host, HostConfig};
+use gcal_tests::redis_server::RedisServer;
+use std::net::SocketAddr;
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(format!("SPIN_VARIABLE_{}", name.to_uppercase()))
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    let origin = format!("http://127.0.0.1:{port}");
+    gcal_tests::build::components()?;
+
+    let mut cfg = HostConfig::new(gcal_tests::build::manifest_path());
+    cfg.use_env = true;
+    cfg.echo_logs = true;
+    cfg.listen = SocketAddr::from(([127, 0, 0, 1], port));
+
+    // Redis: the configured one, else a private server for this run.
+    let _redis = match env("redis_address") {
+        Some(_) => None,
+        None => {
+            let r = RedisServer::start()?;
+            cfg = cfg.variable("redis_address", r.url());
+            Some(r)
+        }
+    };
+
+    // Without a Google client: the fakes stand in for Google and the REST service.
+    let emulated = env("google_client_id").is_none();
+    let mut _fakes = None;
+    if emulated {
+        let google = FakeGoogle::start().await?;
+        let rest = FakeRest::start().await?;
+        let redirect = format!("{origin}/auth/callback");
+        google.register_client("emulator-client", "emulator-secret", &redirect);
+        rest.add_user("demo", Some("demo@example.com"), Some("Europe/Berlin"));
+        cfg = cfg
+            .variable("google_client_id", "emulator-client")
+            .variable("google_client_secret", "emulator-secret")
+            .variable("google_redirect_uri", redirect)
+            .variable("google_oauth_origin", google.origin())
+            .variable("google_token_origin", google.origin())
+            .variable("google_api_origin", google.origin())
+            .variable("rest_service_url", rest.origin());
+        _fakes = Some((google, rest));
+    }
+    if env("api_tokens").is_none() {
+        cfg = cfg.variable("api_tokens", "dev-token");
+    }
+    if env("token_encryption_key").is_none() {
+        let key: [u8; 32] = rand::random();
+        cfg = cfg.variable(
+            "token_encryption_key",
+            base64::engine::general_purpose::STANDARD.encode(key),
+        );
+    }
+
+    let _host = Host::start(cfg).await.context("starting the app")?;
+    eprintln!();
+    eprintln!(
+        "gcal is running at {origin} ({})",
+        if emulated {
+            "emulator mode: fake Google and REST service, user `demo`"
+        } else {
+            "talking to Google"
+        }
+    );
+    eprintln!("  curl {origin}/health");
+    if env("api_tokens").is_none() {
+        eprintln!("  API token: dev-token   (curl -H 'Authorization: Bearer dev-token' ...)");
+    }
+    eprintln!("Ctrl-C stops everything this started.");
+    // Ctrl-C or a TERM: return, so the Redis server and the fakes we started are dropped.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    eprintln!("stopping");
+    Ok(())
+}

@@ -1,0 +1,524 @@
+//! A Spin-compatible host on wasmtime, for tests: load `spin.toml`, compile each component
+//! once, pre-instantiate, then instantiate per request (HTTP) or per message (Redis).
+//! Small and linear on purpose, like `wasmtime serve`.
+
+use crate::logs::LogBook;
+use crate::manifest::{self, App};
+use crate::outbound::AllowedHosts;
+use crate::spin_impl::{RedisComponent, RedisComponentPre};
+use anyhow::{Context, Result, anyhow};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::io::TokioIo;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+/// What to start and how.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    pub manifest: PathBuf,
+    /// Variable values that win over `SPIN_VARIABLE_*` and manifest defaults.
+    pub variables: HashMap<String, String>,
+    /// Read `SPIN_VARIABLE_*` from this process's environment (as Spin's env provider).
+    pub use_env: bool,
+    /// Serve the HTTP trigger.
+    pub http: bool,
+    /// Run the Redis triggers.
+    pub redis_triggers: bool,
+    /// Where the HTTP trigger listens; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// A guest that takes longer for one request or message is cut off (500).
+    pub timeout: Duration,
+    /// Also print component output to stderr.
+    pub echo_logs: bool,
+}
+
+impl HostConfig {
+    pub fn new(manifest: impl Into<PathBuf>) -> Self {
+        HostConfig {
+            manifest: manifest.into(),
+            variables: HashMap::new(),
+            use_env: false,
+            http: true,
+            redis_triggers: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            timeout: Duration::from_secs(30),
+            echo_logs: false,
+        }
+    }
+
+    pub fn variable(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.variables.insert(name.to_owned(), value.into());
+        self
+    }
+}
+
+/// A running app. Dropping it stops the listener and the Redis subscribers.
+pub struct Host {
+    addr: Option<SocketAddr>,
+    logs: LogBook,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Host {
+    pub async fn start(cfg: HostConfig) -> Result<Host> {
+        let env: HashMap<String, String> = if cfg.use_env {
+            std::env::vars().collect()
+        } else {
+            HashMap::new()
+        };
+        let decls = manifest::declared_variables(&cfg.manifest)?;
+        let values = manifest::resolve_variables(&decls, &env, &cfg.variables)?;
+        let app = App::load(&cfg.manifest, &values)?;
+        let logs = LogBook::new(cfg.echo_logs);
+        let engine = engine();
+
+        let mut linker: Linker<State> = Linker::new(engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        RedisComponent::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+
+        let mut components = HashMap::new();
+        for (id, c) in &app.components {
+            let compiled = compile(engine, &c.source)?;
+            let pre = linker
+                .instantiate_pre(&compiled)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("linking component `{id}`"))?;
+            components.insert(
+                id.clone(),
+                Arc::new(Loaded {
+                    id: id.clone(),
+                    pre,
+                    allowed: Arc::new(AllowedHosts::parse(&c.allowed_outbound_hosts)?),
+                    variables: Arc::new(c.variables.clone()),
+                }),
+            );
+        }
+        let shared = Arc::new(Shared {
+            app,
+            components,
+            logs: logs.clone(),
+            timeout: cfg.timeout,
+        });
+
+        let mut tasks = Vec::new();
+        let mut addr = None;
+        if cfg.http {
+            let listener = TcpListener::bind(cfg.listen).await?;
+            addr = Some(listener.local_addr()?);
+            tasks.push(tokio::spawn(serve_http(shared.clone(), listener)));
+        }
+        if cfg.redis_triggers {
+            for t in shared.app.redis_triggers.clone() {
+                let ready = tokio::sync::oneshot::channel();
+                tasks.push(tokio::spawn(serve_redis(shared.clone(), t, ready.0)));
+                ready
+                    .1
+                    .await
+                    .map_err(|_| anyhow!("redis trigger stopped before subscribing"))??;
+            }
+        }
+        Ok(Host { addr, logs, tasks })
+    }
+
+    /// `http://127.0.0.1:PORT` of the HTTP trigger.
+    pub fn origin(&self) -> String {
+        self.addr.map(|a| format!("http://{a}")).unwrap_or_default()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.origin())
+    }
+
+    pub fn logs(&self) -> &LogBook {
+        &self.logs
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+// ------------------------------------------------------------------ engine and compile
+
+/// One engine per process with epoch interruption, so a spinning guest can be cut off.
+pub fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        // Config is static and valid; a failure here is a bug in this file, not input.
+        let engine = Engine::new(&config).expect("wasmtime engine config");
+        let ticker = engine.clone();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(EPOCH_TICK);
+                ticker.increment_epoch();
+            }
+        });
+        engine
+    })
+}
+
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Components compiled once per process, keyed by path and file stamp.
+fn compile(engine: &Engine, path: &Path) -> Result<Component> {
+    type Key = (PathBuf, std::time::SystemTime, u64);
+    static CACHE: OnceLock<Mutex<HashMap<Key, Component>>> = OnceLock::new();
+    let meta = std::fs::metadata(path).with_context(|| {
+        format!(
+            "component file {} is missing: build with `cargo build --target wasm32-wasip2 --release`",
+            path.display()
+        )
+    })?;
+    let key = (path.to_path_buf(), meta.modified()?, meta.len());
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(c) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(c.clone());
+    }
+    let c = Component::from_file(engine, path)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("compiling {}", path.display()))?;
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, c.clone());
+    Ok(c)
+}
+
+// ------------------------------------------------------------------ per-instance state
+
+struct Loaded {
+    id: String,
+    pre: wasmtime::component::InstancePre<State>,
+    allowed: Arc<AllowedHosts>,
+    variables: Arc<HashMap<String, String>>,
+}
+
+struct Shared {
+    app: App,
+    components: HashMap<String, Arc<Loaded>>,
+    logs: LogBook,
+    timeout: Duration,
+}
+
+/// The `T` of each `Store`: one per request or message.
+pub struct State {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    pub(crate) table: ResourceTable,
+    hooks: Outbound,
+    pub(crate) variables: Arc<HashMap<String, String>>,
+    pub(crate) allowed: Arc<AllowedHosts>,
+    pub(crate) logs: LogBook,
+    pub(crate) component: String,
+}
+
+impl State {
+    fn new(c: &Loaded, logs: &LogBook) -> State {
+        let wasi = WasiCtx::builder()
+            .stdout(logs.sink(&c.id))
+            .stderr(logs.sink(&c.id))
+            .build();
+        State {
+            wasi,
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks: Outbound {
+                allowed: c.allowed.clone(),
+                logs: logs.clone(),
+                component: c.id.clone(),
+            },
+            variables: c.variables.clone(),
+            allowed: c.allowed.clone(),
+            logs: logs.clone(),
+            component: c.id.clone(),
+        }
+    }
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+/// Outbound HTTP as Spin does it: refused unless the destination is in the component's
+/// `allowed_outbound_hosts`.
+struct Outbound {
+    allowed: Arc<AllowedHosts>,
+    logs: LogBook,
+    component: String,
+}
+
+type SendFuture = Box<
+    dyn std::future::Future<
+            Output = wasmtime_wasi_http::Result<(
+                http::Response<WasiBody>,
+                Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+            )>,
+        > + Send,
+>;
+
+impl WasiHttpHooks for Outbound {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> SendFuture {
+        let uri = request.uri();
+        let scheme = uri.scheme_str().unwrap_or("https").to_owned();
+        let host = uri.host().unwrap_or("").to_owned();
+        let port = uri.port_u16();
+        if !self.allowed.allows(&scheme, &host, port) {
+            self.logs.note(&format!(
+                "outbound http from component `{}` to {scheme}://{host}{} refused: not in allowed_outbound_hosts",
+                self.component,
+                port.map(|p| format!(":{p}")).unwrap_or_default()
+            ));
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        Box::new(async move {
+            let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                res.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn std::future::Future<Output = _> + Send>,
+            ))
+        })
+    }
+}
+
+fn new_store(shared: &Shared, c: &Loaded) -> Store<State> {
+    let mut store = Store::new(engine(), State::new(c, &shared.logs));
+    // Yield to tokio every tick so timeouts fire even while a guest computes.
+    store.epoch_deadline_async_yield_and_update(1);
+    store
+}
+
+// ------------------------------------------------------------------ HTTP trigger
+
+async fn serve_http(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        let Ok((stream, client)) = listener.accept().await else {
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let shared = shared.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle_http(shared, req, client).await) }
+            });
+            let _ = http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+fn plain(status: u16, text: &'static str) -> hyper::Response<HyperOutgoingBody> {
+    let body = Full::new(Bytes::from_static(text.as_bytes()))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let mut r = hyper::Response::new(body);
+    *r.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    r
+}
+
+async fn handle_http(
+    shared: Arc<Shared>,
+    mut req: hyper::Request<hyper::body::Incoming>,
+    client: SocketAddr,
+) -> hyper::Response<HyperOutgoingBody> {
+    let path = req.uri().path().to_owned();
+    let Some((route, path_info)) = shared.app.route(&path) else {
+        return plain(404, "Not Found");
+    };
+    let Some(c) = shared.components.get(&route.component).cloned() else {
+        return plain(500, "Internal Server Error");
+    };
+    let authority = req
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_owned();
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/".into());
+    let component_route = route
+        .raw
+        .strip_suffix("/...")
+        .unwrap_or(&route.raw)
+        .to_owned();
+    let spin_headers = [
+        (
+            "spin-full-url",
+            format!("http://{authority}{path_and_query}"),
+        ),
+        ("spin-path-info", path_info),
+        ("spin-matched-route", route.raw.clone()),
+        ("spin-component-route", component_route),
+        ("spin-raw-component-route", route.raw.clone()),
+        ("spin-base-path", "/".to_owned()),
+        ("spin-client-addr", client.to_string()),
+    ];
+    for (name, value) in spin_headers {
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&value) {
+            req.headers_mut().insert(name, v);
+        }
+    }
+    match run_http(&shared, &c, req).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            shared
+                .logs
+                .note(&format!("component `{}` failed: {e:#}", c.id));
+            plain(500, "Internal Server Error")
+        }
+    }
+}
+
+async fn run_http(
+    shared: &Shared,
+    c: &Arc<Loaded>,
+    req: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<HyperOutgoingBody>> {
+    let mut store = new_store(shared, c);
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let req = store
+        .data_mut()
+        .http()
+        .new_incoming_request(Scheme::Http, req)?;
+    let out = store.data_mut().http().new_response_outparam(sender)?;
+    let pre = ProxyPre::new(c.pre.clone())?;
+    let timeout = shared.timeout;
+    let task = tokio::spawn(async move {
+        let run = async {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, req, out)
+                .await
+                .map_err(anyhow::Error::from)
+        };
+        match tokio::time::timeout(timeout, run).await {
+            Ok(r) => r,
+            Err(_) => Err(anyhow!("timed out after {timeout:?}")),
+        }
+    });
+    match tokio::time::timeout(timeout, receiver).await {
+        Ok(Ok(Ok(resp))) => Ok(resp),
+        Ok(Ok(Err(code))) => Err(anyhow!("guest answered with error code {code:?}")),
+        Ok(Err(_)) => match task.await {
+            Ok(Ok(())) => Err(anyhow!("guest never set a response")),
+            Ok(Err(e)) => Err(e),
+            Err(e) => Err(e.into()),
+        },
+        Err(_) => {
+            task.abort();
+            Err(anyhow!("timed out after {timeout:?}"))
+        }
+    }
+}
+
+// ------------------------------------------------------------------ Redis trigger
+
+async fn serve_redis(
+    shared: Arc<Shared>,
+    trigger: manifest::RedisTrigger,
+    ready: tokio::sync::oneshot::Sender<Result<()>>,
+) {
+    use futures::StreamExt;
+    let subscribe = async {
+        let client = redis::Client::open(trigger.address.as_str())?;
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.subscribe(&trigger.channel).await?;
+        let c = shared
+            .components
+            .get(&trigger.component)
+            .cloned()
+            .ok_or_else(|| anyhow!("unknown component `{}`", trigger.component))?;
+        let pre = RedisComponentPre::new(c.pre.clone())?;
+        Ok::<_, anyhow::Error>((pubsub, c, pre))
+    };
+    let (pubsub, c, pre) = match subscribe.await {
+        Ok(v) => {
+            let _ = ready.send(Ok(()));
+            v
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e.context(format!(
+                "redis trigger for `{}` could not subscribe to `{}`",
+                trigger.component, trigger.channel
+            ))));
+            return;
+        }
+    };
+    let mut messages = pubsub.into_on_message();
+    // Messages are handled one at a time, in order, as Spin's Redis trigger does.
+    while let Some(msg) = messages.next().await {
+        let payload = msg.get_payload_bytes().to_vec();
+        let mut store = new_store(&shared, &c);
+        let run = async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance
+                .fermyon_spin_inbound_redis()
+                .call_handle_message(&mut store, &payload)
+                .await
+        };
+        match tokio::time::timeout(shared.timeout, run).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => shared.logs.note(&format!(
+                "component `{}` returned an error for a message: {e:?}",
+                c.id
+            )),
+            Ok(Err(e)) => shared
+                .logs
+                .note(&format!("component `{}` failed on a message: {e:#}", c.id)),
+            Err(_) => shared
+                .logs
+                .note(&format!("component `{}` timed out on a message", c.id)),
+        }
+    }
+    shared.logs.note(&format!(
+        "redis trigger for `{}` lost its subscription to `{}`",
+        c.id, trigger.channel
+    ));
+}

@@ -1,0 +1,11 @@
+//! Test tooling: a Spin-compatible host on wasmtime, fakes of Google and the REST
+//! service, and a `redis-server` launcher. Not a product: production runs on Spin.
+
+pub mod build;
+pub mod fakes;
+pub mod host;
+pub mod logs;
+pub mod manifest;
+pub mod outbound;
+pub mod redis_server;
+mod spin_impl;

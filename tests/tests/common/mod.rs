@@ -1,0 +1,123 @@
+//! What every integration suite starts: a private Redis, the fakes, the built components
+//! in the test host, and a client.
+#![allow(dead_code)]
+
+use base64::Engine as _;
+use gcal_tests::fakes::{google::FakeGoogle, rest::FakeRest};
+use gcal_tests::host::{Host, HostConfig};
+use gcal_tests::redis_server::RedisServer;
+use std::time::{Duration, Instant};
+
+pub const API_TOKEN: &str = "test-api-token-0123456789";
+pub const CLIENT_ID: &str = "test-client.apps.googleusercontent.com";
+pub const CLIENT_SECRET: &str = "test-client-secret-abcdef";
+pub const KEY: [u8; 32] = *b"0123456789abcdef0123456789abcdef";
+
+pub fn key_b64() -> String {
+    base64::engine::general_purpose::STANDARD.encode(KEY)
+}
+
+pub struct TestApp {
+    pub host: Host,
+    pub redis: RedisServer,
+    pub google: FakeGoogle,
+    pub rest: FakeRest,
+    pub http: reqwest::Client,
+    pub channel: String,
+}
+
+/// The variables a test deployment sets: every required one, everything pointed at the
+/// private Redis and the fakes.
+pub fn config(
+    redis: &RedisServer,
+    google: &FakeGoogle,
+    rest: &FakeRest,
+    channel: &str,
+) -> HostConfig {
+    HostConfig::new(gcal_tests::build::manifest_path())
+        .variable("google_client_id", CLIENT_ID)
+        .variable("google_client_secret", CLIENT_SECRET)
+        .variable("google_redirect_uri", "http://127.0.0.1:9/auth/callback")
+        .variable("google_oauth_origin", google.origin())
+        .variable("google_token_origin", google.origin())
+        .variable("google_api_origin", google.origin())
+        .variable("rest_service_url", rest.origin())
+        .variable("redis_address", redis.url())
+        .variable("events_channel", channel)
+        .variable("api_tokens", format!("other-token,{API_TOKEN}"))
+        .variable("token_encryption_key", key_b64())
+}
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        Self::start_with(|c| c).await
+    }
+
+    /// Starts everything; `adjust` may change the host configuration first.
+    pub async fn start_with(adjust: impl FnOnce(HostConfig) -> HostConfig) -> TestApp {
+        gcal_tests::build::components().expect("building the components");
+        let redis = RedisServer::start().expect("starting redis-server");
+        let google = FakeGoogle::start().await.expect("starting fake Google");
+        let rest = FakeRest::start().await.expect("starting fake REST");
+        google.register_client(CLIENT_ID, CLIENT_SECRET, "http://127.0.0.1:9/auth/callback");
+        let channel = format!("test.events.{}", uuid::Uuid::new_v4());
+        let cfg = adjust(config(&redis, &google, &rest, &channel));
+        let host = Host::start(cfg).await.expect("starting the test host");
+        TestApp {
+            host,
+            redis,
+            google,
+            rest,
+            http: reqwest::Client::new(),
+            channel,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        self.host.url(path)
+    }
+
+    /// A request with the API bearer token.
+    pub fn authed(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(API_TOKEN)
+    }
+
+    /// Everything the components printed so far.
+    pub fn logs(&self) -> String {
+        self.host.logs().all()
+    }
+}
+
+/// Polls `check` until it holds or `within` passes.
+pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A parsed problem response: status, code, whole body.
+pub async fn problem(resp: reqwest::Response) -> (u16, String, serde_json::Value) {
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body: serde_json::Value = resp.json().await.expect("a JSON body");
+    assert_eq!(
+        ct, "application/problem+json",
+        "problem content type; body {body}"
+    );
+    let code = body["code"].as_str().unwrap_or("").to_owned();
+    (status, code, body)
+}
