@@ -3,12 +3,16 @@
 // so `cargo test --workspace` and clippy stay green.
 #![cfg(target_arch = "wasm32")]
 
-use gcal_core::api_auth;
-use gcal_core::problem::Problem;
+use gcal_core::api_auth::authorize;
+use gcal_core::auth::{self, CallbackParams};
+use gcal_core::problem::{Code, Problem};
 use gcal_core::request_id::RequestId;
-use gcal_core::response::Response;
-use gcal_core::route::not_found;
-use gcal_core::spin::{Request, SpinVariables, serve};
+use gcal_core::response::{self, Response};
+use gcal_core::route::{not_found, segments, user_id};
+use gcal_core::spin::{Redis, Request, SpinHttp, SpinVariables, serve};
+use gcal_core::tokens::Services;
+use gcal_core::{config, redirect};
+use serde_json::json;
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 
@@ -17,8 +21,85 @@ async fn handle(req: IncomingRequest) -> Response {
     serve(req, route).await
 }
 
-async fn route(req: Request, _rid: RequestId) -> Result<Response, Problem> {
-    api_auth::authorize(&SpinVariables, &req)?;
-    // The OAuth routes arrive with the OAuth issue; until then every path is unknown.
-    Err(not_found())
+async fn route(req: Request, rid: RequestId) -> Result<Response, Problem> {
+    let vars = &SpinVariables;
+    let path = req.uri().path().to_owned();
+    let method = req.method().as_str().to_owned();
+    match (method.as_str(), segments(&path).as_slice()) {
+        // The browser, redirected by Google: no API token, the state authenticates.
+        ("GET", ["auth", "callback"]) => {
+            let params = CallbackParams::from_query(req.uri().query().unwrap_or(""));
+            browser_callback(params, &rid).await
+        }
+        ("POST", ["auth", "callback"]) => {
+            authorize(vars, &req)?;
+            let params: CallbackParams = serde_json::from_slice(req.body()).map_err(|_| {
+                Problem::new(
+                    Code::InvalidRequest,
+                    "body must be JSON {\"code\", \"state\"}",
+                )
+            })?;
+            let (user, scopes) =
+                auth::callback(&services(&Redis::from_vars(vars)?), params).await?;
+            Ok(authorized(&user, &scopes, &rid))
+        }
+        ("GET", ["auth", "url", rest @ ..]) => {
+            authorize(vars, &req)?;
+            let user = user_id(rest)?;
+            let body = auth::begin(&services(&Redis::from_vars(vars)?), &user).await?;
+            Ok(response::json(200, &body, &rid))
+        }
+        ("GET", ["auth", "status", rest @ ..]) => {
+            authorize(vars, &req)?;
+            let user = user_id(rest)?;
+            let body = auth::status(&services(&Redis::from_vars(vars)?), &user).await?;
+            Ok(response::json(200, &body, &rid))
+        }
+        // `DELETE /auth/` (an empty user id) is an invalid user id, not an unknown route.
+        ("DELETE", ["auth", rest @ ..]) => {
+            authorize(vars, &req)?;
+            let user = user_id(rest)?;
+            auth::revoke(&services(&Redis::from_vars(vars)?), &user).await?;
+            Ok(response::no_content(&rid))
+        }
+        _ => {
+            authorize(vars, &req)?;
+            Err(not_found())
+        }
+    }
+}
+
+fn services(redis: &Redis) -> Services<'_, SpinHttp> {
+    Services {
+        vars: &SpinVariables,
+        http: &SpinHttp,
+        store: redis,
+    }
+}
+
+fn authorized(user: &gcal_core::ids::UserId, scopes: &[String], rid: &RequestId) -> Response {
+    response::json(
+        200,
+        &json!({"status": "authorized", "user_id": user.as_str(), "scopes": scopes}),
+        rid,
+    )
+}
+
+/// With `post_auth_redirect_url` the browser ends there (303), success or not.
+async fn browser_callback(params: CallbackParams, rid: &RequestId) -> Result<Response, Problem> {
+    let target = config::optional(&SpinVariables, "post_auth_redirect_url")?;
+    let result = match Redis::from_vars(&SpinVariables) {
+        Ok(redis) => auth::callback(&services(&redis), params).await,
+        Err(p) => Err(p),
+    };
+    match (target, result) {
+        (None, Ok((user, scopes))) => Ok(authorized(&user, &scopes, rid)),
+        (None, Err(p)) => Err(p),
+        (Some(url), Ok((user, _))) => {
+            redirect::see_other(&url, &[("status", "ok"), ("user_id", user.as_str())], rid)
+        }
+        (Some(url), Err(p)) => {
+            redirect::see_other(&url, &[("status", "error"), ("code", p.code.as_str())], rid)
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! Small routing helpers, so each component's `lib.rs` can read as its route table.
 
+use crate::ids::UserId;
 use crate::problem::{Code, Problem};
 
 /// The largest request body accepted (SPEC section 7).
@@ -16,6 +17,38 @@ pub fn segments(path: &str) -> Vec<&str> {
     }
 }
 
+/// The user id of a route like `/auth/url/{user_id}` from the segments after the fixed
+/// part. Extra segments (`a/b`, an encoded `..`) make it invalid rather than another route.
+pub fn user_id(rest: &[&str]) -> Result<UserId, Problem> {
+    UserId::from_path_segment(&rest.join("/"))
+}
+
+/// A raw path segment, percent-decoded (ids are validated by their own rules after).
+pub fn decode_segment(raw: &str) -> Result<String, Problem> {
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| Problem::new(Code::InvalidRequest, "path segments must be UTF-8"))
+}
+
+/// Bodies we parse must say they are JSON.
+pub fn require_json<B>(req: &http::Request<B>) -> Result<(), Problem> {
+    let ct = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(Problem::new(
+            Code::UnsupportedMediaType,
+            "send the body as application/json",
+        ))
+    }
+}
+
 pub fn not_found() -> Problem {
     Problem::new(Code::NotFound, "no such route")
 }
@@ -27,6 +60,37 @@ pub fn method_not_allowed() -> Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_ids_come_from_the_rest_of_the_path() {
+        assert_eq!(user_id(&["ann%40x.com"]).unwrap().as_str(), "ann@x.com");
+        for bad in [&[][..], &["a", "b"], &["..%2Fx"], &["%2F"]] {
+            assert_eq!(
+                user_id(bad).unwrap_err().code,
+                Code::InvalidUserId,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn json_bodies_need_the_json_content_type() {
+        let req = |ct: Option<&str>| {
+            let mut b = http::Request::builder();
+            if let Some(ct) = ct {
+                b = b.header("content-type", ct);
+            }
+            b.body(()).unwrap()
+        };
+        assert!(require_json(&req(Some("application/json"))).is_ok());
+        assert!(require_json(&req(Some("Application/JSON; charset=utf-8"))).is_ok());
+        for bad in [None, Some("text/plain"), Some("application/jsonx")] {
+            assert_eq!(
+                require_json(&req(bad)).unwrap_err().code,
+                Code::UnsupportedMediaType
+            );
+        }
+    }
 
     #[test]
     fn splits_paths() {

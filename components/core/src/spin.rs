@@ -155,3 +155,191 @@ fn unavailable(op: &str, e: &spin_sdk::redis::Error) -> Problem {
 pub fn arg(value: impl AsRef<[u8]>) -> RedisParameter {
     RedisParameter::Binary(value.as_ref().to_vec())
 }
+
+// ------------------------------------------------------------------ outbound HTTP
+
+/// Every outbound request gives up after this long (connect, answer and body together).
+pub const OUTBOUND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Spin's outbound HTTP, with a deadline on every request and timers on Spin's executor.
+pub struct SpinHttp;
+
+impl crate::http::Outbound for SpinHttp {
+    async fn send(
+        &self,
+        req: crate::http::HttpRequest,
+    ) -> Result<crate::http::HttpResponse, crate::http::TransportError> {
+        use crate::http::TransportError;
+        use futures::future::{Either, select};
+        let send = std::pin::pin!(spin_sdk::http::send::<_, http::Response<Vec<u8>>>(req));
+        let timer = std::pin::pin!(sleep(OUTBOUND_TIMEOUT));
+        match select(send, timer).await {
+            Either::Left((Ok(resp), _)) => Ok(resp),
+            Either::Left((
+                Err(spin_sdk::http::SendError::Http(spin_sdk::http::ErrorCode::HttpRequestDenied)),
+                _,
+            )) => Err(TransportError::Denied),
+            Either::Left((Err(_), _)) => Err(TransportError::Connect),
+            Either::Right(_) => Err(TransportError::Timeout),
+        }
+    }
+
+    async fn sleep(&self, d: std::time::Duration) {
+        sleep(d).await
+    }
+}
+
+/// A timer future on Spin's executor (`wasi:clocks/monotonic-clock`).
+pub fn sleep(d: std::time::Duration) -> Sleep {
+    let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    Sleep {
+        deadline: wasi::clocks::monotonic_clock::now().saturating_add(nanos),
+        token: None,
+    }
+}
+
+pub struct Sleep {
+    deadline: u64,
+    token: Option<spin_executor::CancelOnDropToken>,
+}
+
+impl std::future::Future for Sleep {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if wasi::clocks::monotonic_clock::now() >= self.deadline {
+            return std::task::Poll::Ready(());
+        }
+        let pollable = wasi::clocks::monotonic_clock::subscribe_instant(self.deadline);
+        let token = spin_executor::push_waker_and_get_token(pollable, cx.waker().clone());
+        self.token = Some(token.into());
+        std::task::Poll::Pending
+    }
+}
+
+// ------------------------------------------------------------------ Redis as a Store
+
+fn status_ok(r: &[RedisResult]) -> bool {
+    matches!(r.first(), Some(RedisResult::Status(s)) if s == "OK")
+}
+
+impl crate::store::Store for Redis {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+        Redis::get(self, key)
+    }
+
+    fn set_ex(&self, key: &str, value: &[u8], ttl_secs: u64) -> Result<(), Problem> {
+        let ttl = i64::try_from(ttl_secs.max(1)).unwrap_or(i64::MAX);
+        self.execute(
+            "SET",
+            &[arg(key), arg(value), arg("EX"), RedisParameter::Int64(ttl)],
+        )
+        .map(|_| ())
+    }
+
+    fn set_nx_px(&self, key: &str, value: &[u8], ttl_ms: u64) -> Result<bool, Problem> {
+        let ttl = i64::try_from(ttl_ms.max(1)).unwrap_or(i64::MAX);
+        let r = self.execute(
+            "SET",
+            &[
+                arg(key),
+                arg(value),
+                arg("NX"),
+                arg("PX"),
+                RedisParameter::Int64(ttl),
+            ],
+        )?;
+        Ok(status_ok(&r))
+    }
+
+    fn get_del(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+        Ok(
+            match self.execute("GETDEL", &[arg(key)])?.into_iter().next() {
+                Some(RedisResult::Binary(b)) => Some(b),
+                _ => None,
+            },
+        )
+    }
+
+    fn del(&self, key: &str) -> Result<(), Problem> {
+        self.execute("DEL", &[arg(key)]).map(|_| ())
+    }
+
+    fn del_if_eq(&self, key: &str, value: &[u8]) -> Result<(), Problem> {
+        const SCRIPT: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+        self.execute(
+            "EVAL",
+            &[arg(SCRIPT), RedisParameter::Int64(1), arg(key), arg(value)],
+        )
+        .map(|_| ())
+    }
+
+    fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), Problem> {
+        Redis::publish(self, channel, payload)
+    }
+
+    fn xadd_capped(
+        &self,
+        stream: &str,
+        max_len: u64,
+        field: &str,
+        value: &[u8],
+    ) -> Result<(), Problem> {
+        let max = i64::try_from(max_len).unwrap_or(i64::MAX);
+        self.execute(
+            "XADD",
+            &[
+                arg(stream),
+                arg("MAXLEN"),
+                arg("~"),
+                RedisParameter::Int64(max),
+                arg("*"),
+                arg(field),
+                arg(value),
+            ],
+        )
+        .map(|_| ())
+    }
+
+    fn incr_ex(&self, key: &str, ttl_secs: u64) -> Result<i64, Problem> {
+        self.incr_ex_impl(key, ttl_secs)
+    }
+}
+
+impl Redis {
+    fn incr_ex_impl(&self, key: &str, ttl_secs: u64) -> Result<i64, Problem> {
+        const SCRIPT: &str = "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n";
+        let ttl = i64::try_from(ttl_secs.max(1)).unwrap_or(i64::MAX);
+        match self
+            .execute(
+                "EVAL",
+                &[
+                    arg(SCRIPT),
+                    RedisParameter::Int64(1),
+                    arg(key),
+                    RedisParameter::Int64(ttl),
+                ],
+            )?
+            .first()
+        {
+            Some(RedisResult::Int64(n)) => Ok(*n),
+            _ => Err(Problem::new(
+                Code::RedisUnavailable,
+                "redis INCR: unexpected reply",
+            )),
+        }
+    }
+
+    /// The connection for `redis_address`.
+    pub fn from_vars(vars: &dyn Variables) -> Result<Redis, Problem> {
+        let address = crate::config::or_default(
+            vars,
+            "redis_address",
+            crate::config::defaults::REDIS_ADDRESS,
+        )?;
+        Redis::open(&address)
+    }
+}
