@@ -8,8 +8,8 @@ use gcal_core::auth::{self, CallbackParams};
 use gcal_core::problem::{Code, Problem};
 use gcal_core::request_id::RequestId;
 use gcal_core::response::{self, Response};
-use gcal_core::route::{not_found, segments, user_id};
-use gcal_core::spin::{Redis, Request, SpinHttp, SpinVariables, serve};
+use gcal_core::route::{not_found, segments};
+use gcal_core::spin::{Redis, Request, SpinHttp, SpinVariables, serve, user_scoped};
 use gcal_core::tokens::Services;
 use gcal_core::{config, redirect};
 use serde_json::json;
@@ -44,23 +44,24 @@ async fn route(req: Request, rid: RequestId) -> Result<Response, Problem> {
             Ok(authorized(&user, &scopes, &rid))
         }
         ("GET", ["auth", "url", rest @ ..]) => {
-            authorize(vars, &req)?;
-            let user = user_id(rest)?;
-            let body = auth::begin(&services(&Redis::from_vars(vars)?), &user).await?;
-            Ok(response::json(200, &body, &rid))
+            user_scoped(&req, &rid, &rest.join("/"), async |svc, user| {
+                Ok(response::json(200, &auth::begin(svc, user).await?, &rid))
+            })
+            .await
         }
         ("GET", ["auth", "status", rest @ ..]) => {
-            authorize(vars, &req)?;
-            let user = user_id(rest)?;
-            let body = auth::status(&services(&Redis::from_vars(vars)?), &user).await?;
-            Ok(response::json(200, &body, &rid))
+            user_scoped(&req, &rid, &rest.join("/"), async |svc, user| {
+                Ok(response::json(200, &auth::status(svc, user).await?, &rid))
+            })
+            .await
         }
         // `DELETE /auth/` (an empty user id) is an invalid user id, not an unknown route.
         ("DELETE", ["auth", rest @ ..]) => {
-            authorize(vars, &req)?;
-            let user = user_id(rest)?;
-            auth::revoke(&services(&Redis::from_vars(vars)?), &user).await?;
-            Ok(response::no_content(&rid))
+            user_scoped(&req, &rid, &rest.join("/"), async |svc, user| {
+                auth::revoke(svc, user).await?;
+                Ok(response::no_content(&rid))
+            })
+            .await
         }
         _ => {
             authorize(vars, &req)?;

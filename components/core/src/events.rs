@@ -322,6 +322,12 @@ impl EventInput {
                     format!("at most {MAX_OVERRIDES} reminder overrides"),
                 ));
             }
+            if rem.use_default && !rem.overrides.is_empty() {
+                return Err(bad(
+                    Code::InvalidEvent,
+                    "reminders use either the calendar's defaults (`useDefault`) or `overrides`, not both",
+                ));
+            }
             for o in &rem.overrides {
                 if !matches!(o.method.as_str(), "email" | "popup")
                     || !(0..=40320).contains(&o.minutes)
@@ -388,7 +394,19 @@ impl EventInput {
                 self.check_recurring(s, e)?;
             }
         }
-        Ok(self.google_fields(start.as_ref(), end.as_ref()))
+        let mut change = self.google_fields(start.as_ref(), end.as_ref());
+        // Google merges a patched `start`/`end` into the stored one: without clearing the
+        // other kind's field, a timed event patched to all-day (or back) would carry both
+        // `date` and `dateTime`, which Google rejects.
+        for (name, when) in [("start", &start), ("end", &end)] {
+            let other = match when {
+                Some(When::AllDay(_)) => "dateTime",
+                Some(When::At { .. }) => "date",
+                None => continue,
+            };
+            change[name][other] = Value::Null;
+        }
+        Ok(change)
     }
 
     /// Google needs a time zone on both ends of a timed recurring event.

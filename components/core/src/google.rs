@@ -190,7 +190,17 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
                     )
                     .into());
                 }
-                Err(_) => Retry::Unavailable,
+                // A try that timed out already took longer than the whole retry budget:
+                // another one could only make the caller wait past any sane deadline.
+                Err(TransportError::Timeout) => {
+                    let mut p = Problem::new(
+                        Code::UpstreamUnavailable,
+                        "Google Calendar did not answer in time",
+                    );
+                    p.retry_after = Some(5);
+                    return Err(p.into());
+                }
+                Err(TransportError::Connect) => Retry::Unavailable,
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let retry_after = resp
@@ -276,5 +286,91 @@ fn give_up(retry: Retry) -> Problem {
             p.retry_after = Some(5);
             p
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::TokenCipher;
+    use crate::rest::tests::{Scripted, block};
+    use crate::store::MemoryStore;
+    use base64::Engine as _;
+    use std::collections::HashMap;
+
+    const KEY: [u8; 32] = [7; 32];
+
+    fn vars() -> HashMap<String, String> {
+        [
+            (
+                "token_encryption_key".to_string(),
+                base64::engine::general_purpose::STANDARD.encode(KEY),
+            ),
+            ("google_api_origin".to_string(), "http://google".to_string()),
+        ]
+        .into()
+    }
+
+    /// A store holding a fresh cached access token for `user`.
+    fn store_with_token(vars: &HashMap<String, String>, user: &UserId) -> MemoryStore {
+        let store = MemoryStore::default();
+        let cipher = TokenCipher::from_vars(vars).unwrap();
+        let expires = chrono::Utc::now() + chrono::Duration::seconds(3600);
+        tokens::cache(&store, &cipher, user, &Secret::new("ya29.t"), expires).unwrap();
+        store
+    }
+
+    fn list(http: &Scripted) -> Result<Value, Failure> {
+        let vars = vars();
+        let user = UserId::parse("u1").unwrap();
+        let store = store_with_token(&vars, &user);
+        let svc = Services {
+            vars: &vars,
+            http,
+            store: &store,
+        };
+        block(async {
+            let cal = Calendar::new(&svc, &user)?;
+            cal.list("primary", &[]).await
+        })
+    }
+
+    #[test]
+    fn server_errors_and_dropped_connections_are_retried_three_times_in_all() {
+        let http = Scripted::default()
+            .answer(503, "")
+            .fail(TransportError::Connect)
+            .answer(200, r#"{"items": []}"#);
+        assert_eq!(list(&http).unwrap(), serde_json::json!({"items": []}));
+        assert_eq!(http.seen.borrow().len(), 3);
+        assert_eq!(http.slept.borrow().len(), 2);
+        assert!(http.slept.borrow().iter().sum::<Duration>() <= WAIT_BUDGET);
+
+        let down = Scripted::default()
+            .answer(500, "")
+            .answer(502, "")
+            .answer(503, "")
+            .answer(200, "{}");
+        let Failure::Problem(p) = list(&down).unwrap_err() else {
+            panic!("a problem")
+        };
+        assert_eq!(p.code, Code::UpstreamUnavailable);
+        assert_eq!(down.seen.borrow().len(), 3);
+    }
+
+    #[test]
+    fn a_timeout_is_not_retried() {
+        // Each try may take the whole outbound timeout: retrying one would keep the
+        // caller waiting several times longer than the retry budget.
+        let http = Scripted::default()
+            .fail(TransportError::Timeout)
+            .answer(200, "{}");
+        let Failure::Problem(p) = list(&http).unwrap_err() else {
+            panic!("a problem")
+        };
+        assert_eq!(p.code, Code::UpstreamUnavailable);
+        assert!(p.retry_after.is_some());
+        assert_eq!(http.seen.borrow().len(), 1);
+        assert!(http.slept.borrow().is_empty());
     }
 }

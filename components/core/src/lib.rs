@@ -27,6 +27,8 @@ pub mod secret;
 pub mod spin;
 pub mod store;
 pub mod tokens;
+pub mod updates;
+pub mod watch;
 
 /// The service version, reported by `/health` and in logs.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

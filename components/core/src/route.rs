@@ -1,6 +1,5 @@
 //! Small routing helpers, so each component's `lib.rs` can read as its route table.
 
-use crate::ids::UserId;
 use crate::problem::{Code, Problem};
 
 /// The largest request body accepted (SPEC section 7).
@@ -15,12 +14,6 @@ pub fn segments(path: &str) -> Vec<&str> {
     } else {
         trimmed.split('/').collect()
     }
-}
-
-/// The user id of a route like `/auth/url/{user_id}` from the segments after the fixed
-/// part. Extra segments (`a/b`, an encoded `..`) make it invalid rather than another route.
-pub fn user_id(rest: &[&str]) -> Result<UserId, Problem> {
-    UserId::from_path_segment(&rest.join("/"))
 }
 
 /// A raw path segment, percent-decoded (ids are validated by their own rules after).
@@ -60,18 +53,6 @@ pub fn method_not_allowed() -> Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn user_ids_come_from_the_rest_of_the_path() {
-        assert_eq!(user_id(&["ann%40x.com"]).unwrap().as_str(), "ann@x.com");
-        for bad in [&[][..], &["a", "b"], &["..%2Fx"], &["%2F"]] {
-            assert_eq!(
-                user_id(bad).unwrap_err().code,
-                Code::InvalidUserId,
-                "{bad:?}"
-            );
-        }
-    }
 
     #[test]
     fn json_bodies_need_the_json_content_type() {

@@ -222,10 +222,6 @@ impl std::future::Future for Sleep {
 
 // ------------------------------------------------------------------ Redis as a Store
 
-fn status_ok(r: &[RedisResult]) -> bool {
-    matches!(r.first(), Some(RedisResult::Status(s)) if s == "OK")
-}
-
 impl crate::store::Store for Redis {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
         Redis::get(self, key)
@@ -241,18 +237,21 @@ impl crate::store::Store for Redis {
     }
 
     fn set_nx_px(&self, key: &str, value: &[u8], ttl_ms: u64) -> Result<bool, Problem> {
+        // A script answering 1 or 0: older Spin hosts drop `OK` and nil replies from
+        // `execute`, so the plain SET NX reply cannot be read the same way everywhere.
+        const SCRIPT: &str = "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 else return 0 end";
         let ttl = i64::try_from(ttl_ms.max(1)).unwrap_or(i64::MAX);
         let r = self.execute(
-            "SET",
+            "EVAL",
             &[
+                arg(SCRIPT),
+                RedisParameter::Int64(1),
                 arg(key),
                 arg(value),
-                arg("NX"),
-                arg("PX"),
                 RedisParameter::Int64(ttl),
             ],
         )?;
-        Ok(status_ok(&r))
+        Ok(matches!(r.first(), Some(RedisResult::Int64(1))))
     }
 
     fn get_del(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
@@ -307,6 +306,162 @@ impl crate::store::Store for Redis {
     fn incr_ex(&self, key: &str, ttl_secs: u64) -> Result<i64, Problem> {
         self.incr_ex_impl(key, ttl_secs)
     }
+
+    fn lpush_capped(&self, key: &str, value: &[u8], max_len: u64) -> Result<(), Problem> {
+        let last = i64::try_from(max_len.max(1) - 1).unwrap_or(i64::MAX);
+        self.execute("LPUSH", &[arg(key), arg(value)])?;
+        self.execute(
+            "LTRIM",
+            &[
+                arg(key),
+                RedisParameter::Int64(0),
+                RedisParameter::Int64(last),
+            ],
+        )
+        .map(|_| ())
+    }
+
+    fn rpop(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+        Ok(
+            match self.execute("RPOP", &[arg(key)])?.into_iter().next() {
+                Some(RedisResult::Binary(b)) => Some(b),
+                _ => None,
+            },
+        )
+    }
+
+    fn rpush(&self, key: &str, value: &[u8]) -> Result<(), Problem> {
+        self.execute("RPUSH", &[arg(key), arg(value)]).map(|_| ())
+    }
+
+    fn lrange(&self, key: &str, n: u64) -> Result<(Vec<Vec<u8>>, u64), Problem> {
+        let last = i64::try_from(n.max(1) - 1).unwrap_or(i64::MAX);
+        let items = self
+            .execute(
+                "LRANGE",
+                &[
+                    arg(key),
+                    RedisParameter::Int64(0),
+                    RedisParameter::Int64(last),
+                ],
+            )?
+            .into_iter()
+            .filter_map(|r| match r {
+                RedisResult::Binary(b) => Some(b),
+                _ => None,
+            })
+            .collect();
+        let len = match self.execute("LLEN", &[arg(key)])?.first() {
+            Some(RedisResult::Int64(n)) => u64::try_from(*n).unwrap_or(0),
+            _ => 0,
+        };
+        Ok((items, len))
+    }
+}
+
+/// Entries of an `XREADGROUP`/`XAUTOCLAIM` reply, as Spin flattens it: after the stream
+/// name (XREADGROUP) or the cursor (XAUTOCLAIM), `id`, `field`, `value` triples. Our
+/// entries have exactly one field; anything else is skipped.
+fn entries(flat: Vec<RedisResult>, skip_first: bool) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut it = flat.into_iter().skip(usize::from(skip_first));
+    while let Some(r) = it.next() {
+        let RedisResult::Binary(id) = r else { continue };
+        let Ok(id) = String::from_utf8(id) else {
+            continue;
+        };
+        // Entry ids look like `1700000000000-0`; stream names and cursors do not matter.
+        let is_id = id.split_once('-').is_some_and(|(a, b)| {
+            !a.is_empty()
+                && a.bytes().all(|c| c.is_ascii_digit())
+                && b.bytes().all(|c| c.is_ascii_digit())
+        });
+        if !is_id {
+            continue;
+        }
+        let field = it.next();
+        let value = it.next();
+        if let (Some(RedisResult::Binary(f)), Some(RedisResult::Binary(v))) = (field, value)
+            && f == b"event"
+        {
+            out.push((id, v));
+        }
+    }
+    out
+}
+
+impl crate::store::Stream for Redis {
+    fn ensure_group(&self, stream: &str, group: &str) -> Result<(), Problem> {
+        match self.0.execute(
+            "XGROUP",
+            &[
+                arg("CREATE"),
+                arg(stream),
+                arg(group),
+                arg("0"),
+                arg("MKSTREAM"),
+            ],
+        ) {
+            Ok(_) => Ok(()),
+            Err(spin_sdk::redis::Error::Other(msg)) if msg.contains("BUSYGROUP") => Ok(()),
+            Err(e) => Err(unavailable("XGROUP", &e)),
+        }
+    }
+
+    fn read_new(
+        &self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        count: u64,
+    ) -> Result<Vec<(String, Vec<u8>)>, Problem> {
+        let count = i64::try_from(count).unwrap_or(100);
+        let r = self.execute(
+            "XREADGROUP",
+            &[
+                arg("GROUP"),
+                arg(group),
+                arg(consumer),
+                arg("COUNT"),
+                RedisParameter::Int64(count),
+                arg("STREAMS"),
+                arg(stream),
+                arg(">"),
+            ],
+        )?;
+        Ok(entries(r, false))
+    }
+
+    fn claim_stale(
+        &self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        min_idle_ms: u64,
+        count: u64,
+    ) -> Result<Vec<(String, Vec<u8>)>, Problem> {
+        let idle = i64::try_from(min_idle_ms).unwrap_or(i64::MAX);
+        let count = i64::try_from(count).unwrap_or(100);
+        let r = self.execute(
+            "XAUTOCLAIM",
+            &[
+                arg(stream),
+                arg(group),
+                arg(consumer),
+                RedisParameter::Int64(idle),
+                arg("0-0"),
+                arg("COUNT"),
+                RedisParameter::Int64(count),
+            ],
+        )?;
+        // The first element is the scan cursor (it looks like an entry id).
+        Ok(entries(r, true))
+    }
+
+    fn ack(&self, stream: &str, group: &str, id: &str) -> Result<(), Problem> {
+        self.execute("XACK", &[arg(stream), arg(group), arg(id)])
+            .map(|_| ())
+    }
 }
 
 impl Redis {
@@ -342,4 +497,42 @@ impl Redis {
         )?;
         Redis::open(&address)
     }
+}
+
+// ------------------------------------------------------------------ user-scoped routes
+
+/// The frame of every user-scoped API route: the API token, the user id, Redis, and the
+/// per-user rate limit, whose headers go on the answer whatever the route returns.
+pub async fn user_scoped<F>(
+    req: &Request,
+    rid: &RequestId,
+    raw_user: &str,
+    route: F,
+) -> Result<Response, Problem>
+where
+    F: AsyncFnOnce(
+        &crate::tokens::Services<'_, SpinHttp>,
+        &crate::ids::UserId,
+    ) -> Result<Response, Problem>,
+{
+    let vars = &SpinVariables;
+    crate::api_auth::authorize(vars, req)?;
+    let user = crate::ids::UserId::from_path_segment(raw_user)?;
+    let redis = Redis::from_vars(vars)?;
+    let budget = match crate::ratelimit::check(vars, &redis, &user) {
+        Ok(b) => b,
+        Err((p, b)) => {
+            let mut r = response::problem(&p, rid);
+            crate::ratelimit::headers(&mut r, b);
+            return Ok(r);
+        }
+    };
+    let svc = crate::tokens::Services {
+        vars,
+        http: &SpinHttp,
+        store: &redis,
+    };
+    let mut resp = response::finish(route(&svc, &user).await, rid);
+    crate::ratelimit::headers(&mut resp, budget);
+    Ok(resp)
 }

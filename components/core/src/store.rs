@@ -26,6 +26,38 @@ pub trait Store {
     ) -> Result<(), Problem>;
     /// `INCR`, with `EXPIRE ttl` when the key is new (one round trip).
     fn incr_ex(&self, key: &str, ttl_secs: u64) -> Result<i64, Problem>;
+    /// `LPUSH` then `LTRIM 0 max_len-1`: a list bounded to its newest entries.
+    fn lpush_capped(&self, key: &str, value: &[u8], max_len: u64) -> Result<(), Problem>;
+    /// `RPOP`: the oldest entry of a list.
+    fn rpop(&self, key: &str) -> Result<Option<Vec<u8>>, Problem>;
+    /// `RPUSH`: put an entry back at the old end.
+    fn rpush(&self, key: &str, value: &[u8]) -> Result<(), Problem>;
+    /// `LRANGE key 0 n-1` (newest first) and `LLEN`.
+    fn lrange(&self, key: &str, n: u64) -> Result<(Vec<Vec<u8>>, u64), Problem>;
+}
+
+/// The consumer-group view of the event stream (`gcal:stream:events`).
+pub trait Stream {
+    /// Creates the group (from the start of the stream) if it does not exist.
+    fn ensure_group(&self, stream: &str, group: &str) -> Result<(), Problem>;
+    /// New entries for this group (`XREADGROUP ... >`), each handed to one reader only.
+    fn read_new(
+        &self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        count: u64,
+    ) -> Result<Vec<(String, Vec<u8>)>, Problem>;
+    /// Entries read but not acknowledged for `min_idle_ms` (`XAUTOCLAIM`): their reader died.
+    fn claim_stale(
+        &self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        min_idle_ms: u64,
+        count: u64,
+    ) -> Result<Vec<(String, Vec<u8>)>, Problem>;
+    fn ack(&self, stream: &str, group: &str, id: &str) -> Result<(), Problem>;
 }
 
 /// An in-memory [`Store`] for unit tests (no TTLs: tests that need expiry use Redis).
@@ -35,6 +67,7 @@ pub struct MemoryStore {
     pub map: std::cell::RefCell<std::collections::HashMap<String, Vec<u8>>>,
     pub published: std::cell::RefCell<Vec<(String, Vec<u8>)>>,
     pub stream: std::cell::RefCell<Vec<(String, Vec<u8>)>>,
+    pub lists: std::cell::RefCell<std::collections::HashMap<String, Vec<Vec<u8>>>>,
 }
 
 #[cfg(test)]
@@ -79,6 +112,31 @@ impl Store for MemoryStore {
             .borrow_mut()
             .push((stream.into(), value.to_vec()));
         Ok(())
+    }
+    fn lpush_capped(&self, key: &str, value: &[u8], _: u64) -> Result<(), Problem> {
+        self.lists
+            .borrow_mut()
+            .entry(key.into())
+            .or_default()
+            .insert(0, value.to_vec());
+        Ok(())
+    }
+    fn rpop(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+        Ok(self.lists.borrow_mut().get_mut(key).and_then(Vec::pop))
+    }
+    fn rpush(&self, key: &str, value: &[u8]) -> Result<(), Problem> {
+        self.lists
+            .borrow_mut()
+            .entry(key.into())
+            .or_default()
+            .push(value.to_vec());
+        Ok(())
+    }
+    fn lrange(&self, key: &str, n: u64) -> Result<(Vec<Vec<u8>>, u64), Problem> {
+        let l = self.lists.borrow();
+        let all = l.get(key).cloned().unwrap_or_default();
+        let len = all.len() as u64;
+        Ok((all.into_iter().take(n as usize).collect(), len))
     }
     fn incr_ex(&self, key: &str, _: u64) -> Result<i64, Problem> {
         let mut m = self.map.borrow_mut();

@@ -164,6 +164,10 @@ fn invalid_creates_get_their_codes() {
             json!({"summary": "x", "start": {"dateTime": "2026-07-10T09:00:00Z"}, "end": {"dateTime": "2026-07-10T10:00:00Z"}, "recurrence": ["RRULE:FREQ=DAILY"]}),
             Code::MissingTimeZone,
         ),
+        (
+            json!({"summary": "x", "start": {"date": "2026-07-10"}, "end": {"date": "2026-07-11"}, "reminders": {"useDefault": true, "overrides": [{"method": "popup", "minutes": 10}]}}),
+            Code::InvalidEvent,
+        ),
     ];
     for (body, want) in cases {
         let got = EventInput::parse(body.to_string().as_bytes()).and_then(|i| i.for_create(None));
@@ -215,6 +219,28 @@ fn patches_are_validated_against_the_merged_event() {
     assert_eq!(
         code(input(json!({})).for_patch(&existing, None)),
         Code::InvalidEvent
+    );
+}
+
+#[test]
+fn patching_between_all_day_and_timed_clears_the_other_kind() {
+    // Google merges `start`/`end` objects on PATCH, so the field of the other kind must
+    // be cleared explicitly (null), or the merged event has both `date` and `dateTime`.
+    let timed = json!({"start": {"dateTime": "2026-07-10T09:00:00+02:00", "timeZone": "Europe/Berlin"}, "end": {"dateTime": "2026-07-10T10:00:00+02:00", "timeZone": "Europe/Berlin"}});
+    let to_all_day = input(json!({"start": {"date": "2026-07-10"}, "end": {"date": "2026-07-11"}}))
+        .for_patch(&timed, None)
+        .unwrap();
+    assert_eq!(
+        to_all_day,
+        json!({"start": {"date": "2026-07-10", "dateTime": null}, "end": {"date": "2026-07-11", "dateTime": null}})
+    );
+    let all_day = json!({"start": {"date": "2026-07-10"}, "end": {"date": "2026-07-11"}});
+    let to_timed = input(json!({"start": {"dateTime": "2026-07-10T09:00:00Z"}, "end": {"dateTime": "2026-07-10T10:00:00Z"}}))
+        .for_patch(&all_day, None)
+        .unwrap();
+    assert_eq!(
+        to_timed,
+        json!({"start": {"dateTime": "2026-07-10T09:00:00+00:00", "date": null}, "end": {"dateTime": "2026-07-10T10:00:00+00:00", "date": null}})
     );
 }
 

@@ -1,0 +1,467 @@
+//! The updates component's work: deliver every CloudEvent to the REST service exactly
+//! once per event id (pub/sub is fast, the stream is the record), dead-letter what cannot
+//! be delivered, and turn `calendar.changed` into an incremental sync.
+
+use crate::config::{self, defaults};
+use crate::events;
+use crate::google::{Calendar, Failure, GoogleStatus};
+use crate::http::Outbound;
+use crate::ids::UserId;
+use crate::log::{self, Level};
+use crate::notify::{self, CloudEvent, EventType, STREAM};
+use crate::problem::{Code, Problem};
+use crate::rest::RestClient;
+use crate::store::{Store, Stream};
+use crate::tokens::Services;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// The consumer group of every updates replica: each stream entry goes to one of them.
+pub const GROUP: &str = "gcal-updates";
+const CONSUMER: &str = "updates";
+/// The dead-letter list and its bound.
+pub const DLQ: &str = "gcal:dlq";
+pub const DLQ_MAX_LEN: u64 = 10_000;
+/// Dropped malformed messages, counted.
+pub const MALFORMED: &str = "gcal:stats:malformed";
+/// A delivery claim held this long without finishing is given up (its holder died).
+const CLAIM_PENDING_MS: u64 = 60_000;
+/// Delivered ids are remembered this long (duplicate deliveries are refused meanwhile).
+const DELIVERED_TTL_MS: u64 = 7 * 24 * 3600 * 1000;
+/// Entries per drain round, and rounds per message, so one invocation stays bounded.
+const BATCH: u64 = 50;
+const MAX_ROUNDS: u32 = 20;
+/// Pages of one sync, at most.
+const MAX_SYNC_PAGES: u32 = 20;
+
+/// What a handled message or stream entry came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// Another reader has (or had) it.
+    Duplicate,
+    /// Still claimed by a reader that may be working on it: leave it pending.
+    InFlight,
+    DeadLettered,
+    Synced,
+    Malformed,
+}
+
+/// A dead-letter entry: the event and why it could not be delivered.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub event: CloudEvent,
+    pub error: String,
+    pub failed_at: String,
+}
+
+/// Parses a message; `None` (counted and logged) when it is not a CloudEvent of ours.
+pub fn parse(store: &dyn Store, payload: &[u8]) -> Option<CloudEvent> {
+    let parsed: Option<CloudEvent> =
+        serde_json::from_slice(payload)
+            .ok()
+            .filter(|e: &CloudEvent| {
+                e.specversion == "1.0"
+                    && !e.id.is_empty()
+                    && e.id.len() <= 128
+                    && (e.type_.starts_with("calendar.event.")
+                        || e.type_.starts_with("calendar.auth.")
+                        || e.type_ == EventType::CalendarChanged.as_str())
+                    && UserId::parse(&e.subject).is_ok()
+            });
+    if parsed.is_none() {
+        let _ = store.incr_ex(MALFORMED, 30 * 24 * 3600);
+        log::emit(
+            Level::Warn,
+            "malformed message dropped",
+            &[("bytes", payload.len().into())],
+        );
+    }
+    parsed
+}
+
+/// Handles one event: `calendar.changed` syncs, everything else is delivered.
+pub async fn handle<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> Outcome {
+    if event.type_ == EventType::CalendarChanged.as_str() {
+        return match claim(svc.store, event) {
+            Claim::Mine => match sync(svc, event).await {
+                Ok(n) => {
+                    finish(svc.store, event);
+                    log::emit(
+                        Level::Info,
+                        "calendar synced",
+                        &[("event_id", event.id.clone().into()), ("changes", n.into())],
+                    );
+                    Outcome::Synced
+                }
+                Err(p) => {
+                    // Let a later reader retry the sync: release the claim.
+                    let _ = svc.store.del(&claim_key(&event.id));
+                    log::emit(
+                        Level::Warn,
+                        "sync failed; will retry",
+                        &[
+                            ("event_id", event.id.clone().into()),
+                            ("code", p.code.as_str().into()),
+                        ],
+                    );
+                    Outcome::InFlight
+                }
+            },
+            Claim::Done => Outcome::Duplicate,
+            Claim::Pending => Outcome::InFlight,
+        };
+    }
+    match claim(svc.store, event) {
+        Claim::Mine => deliver(svc, event).await,
+        Claim::Done => Outcome::Duplicate,
+        Claim::Pending => Outcome::InFlight,
+    }
+}
+
+enum Claim {
+    Mine,
+    Pending,
+    Done,
+}
+
+fn claim_key(id: &str) -> String {
+    format!("gcal:delivered:{id}")
+}
+
+/// First reader of an id wins; a claim of a reader that died expires after a minute.
+fn claim(store: &dyn Store, event: &CloudEvent) -> Claim {
+    let key = claim_key(&event.id);
+    match store.set_nx_px(&key, b"pending", CLAIM_PENDING_MS) {
+        Ok(true) => Claim::Mine,
+        Ok(false) => match store.get(&key) {
+            Ok(Some(v)) if v == b"done" => Claim::Done,
+            _ => Claim::Pending,
+        },
+        Err(_) => Claim::Pending,
+    }
+}
+
+fn finish(store: &dyn Store, event: &CloudEvent) {
+    let _ = store.set_ex(&claim_key(&event.id), b"done", DELIVERED_TTL_MS / 1000);
+}
+
+/// Delivers to `POST /notifications` (the REST client retries with backoff); after the
+/// last try the event goes to the dead-letter list with the error.
+pub async fn deliver<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> Outcome {
+    let result = match RestClient::from_vars(svc.vars, svc.http) {
+        Ok(rest) => rest
+            .post_notification(event)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(p) => Err(p.to_string()),
+    };
+    finish(svc.store, event);
+    match result {
+        Ok(()) => {
+            log::emit(
+                Level::Info,
+                "notification delivered",
+                &[
+                    ("event_id", event.id.clone().into()),
+                    ("event_type", event.type_.clone().into()),
+                ],
+            );
+            Outcome::Delivered
+        }
+        Err(error) => {
+            let letter = DeadLetter {
+                event: event.clone(),
+                error: error.clone(),
+                failed_at: chrono::Utc::now().to_rfc3339(),
+            };
+            let pushed = svc.store.lpush_capped(
+                DLQ,
+                &serde_json::to_vec(&letter).unwrap_or_default(),
+                DLQ_MAX_LEN,
+            );
+            log::emit(
+                Level::Error,
+                "notification dead-lettered",
+                &[
+                    ("event_id", event.id.clone().into()),
+                    ("error", error.into()),
+                    ("stored", pushed.is_ok().into()),
+                ],
+            );
+            Outcome::DeadLettered
+        }
+    }
+}
+
+/// Drains the stream for the group: stale entries of dead readers first, then new ones.
+/// An entry is acknowledged once handled (or found malformed or already delivered).
+pub async fn drain<O: Outbound, S: Stream + ?Sized>(
+    svc: &Services<'_, O>,
+    stream: &S,
+) -> Result<usize, Problem> {
+    stream.ensure_group(STREAM, GROUP)?;
+    let mut handled = 0;
+    for round in 0..MAX_ROUNDS {
+        let mut batch = if round == 0 {
+            stream.claim_stale(STREAM, GROUP, CONSUMER, CLAIM_PENDING_MS, BATCH)?
+        } else {
+            Vec::new()
+        };
+        batch.extend(stream.read_new(STREAM, GROUP, CONSUMER, BATCH)?);
+        if batch.is_empty() {
+            break;
+        }
+        for (id, payload) in batch {
+            let outcome = match parse(svc.store, &payload) {
+                Some(event) => handle(svc, &event).await,
+                None => Outcome::Malformed,
+            };
+            if outcome != Outcome::InFlight {
+                stream.ack(STREAM, GROUP, &id)?;
+            }
+            handled += 1;
+        }
+    }
+    Ok(handled)
+}
+
+/// Redelivers up to `max` dead letters, oldest first. One that fails again goes back to
+/// the list (at the old end) and the replay stops there.
+pub async fn replay<O: Outbound>(svc: &Services<'_, O>, max: u64) -> Result<Value, Problem> {
+    let rest = RestClient::from_vars(svc.vars, svc.http)?;
+    let mut replayed = 0u64;
+    let mut error = None;
+    for _ in 0..max {
+        let Some(raw) = svc.store.rpop(DLQ)? else {
+            break;
+        };
+        let Ok(letter) = serde_json::from_slice::<DeadLetter>(&raw) else {
+            log::emit(Level::Warn, "unreadable dead letter dropped", &[]);
+            continue;
+        };
+        match rest.post_notification(&letter.event).await {
+            Ok(()) => replayed += 1,
+            Err(e) => {
+                svc.store.rpush(DLQ, &raw)?;
+                error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    let (_, remaining) = svc.store.lrange(DLQ, 1)?;
+    Ok(json!({"replayed": replayed, "remaining": remaining, "error": error}))
+}
+
+/// The newest dead letters (ids, types, errors; the events themselves carry no tokens).
+pub fn dead_letters(store: &dyn Store, n: u64) -> Result<Value, Problem> {
+    let (items, len) = store.lrange(DLQ, n)?;
+    let entries: Vec<Value> = items
+        .iter()
+        .filter_map(|raw| serde_json::from_slice::<DeadLetter>(raw).ok())
+        .map(|l| json!({"event": l.event, "error": l.error, "failed_at": l.failed_at}))
+        .collect();
+    Ok(json!({"length": len, "entries": entries}))
+}
+
+// ------------------------------------------------------------------ sync
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SyncState {
+    token: String,
+    synced_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn sync_key(user: &UserId, calendar: &str) -> String {
+    format!("gcal:sync:{user}:{calendar}")
+}
+
+/// Sync state outlives quiet periods but not abandoned users.
+const SYNC_TTL_SECS: u64 = 30 * 24 * 3600;
+
+/// Incremental sync from the stored token; on 410 (or no token) a full listing that only
+/// re-establishes the token, announcing events updated since the last sync. Each change
+/// becomes a `calendar.event.updated` or `calendar.event.deleted` CloudEvent (published,
+/// so it is delivered like any other).
+pub async fn sync<O: Outbound>(
+    svc: &Services<'_, O>,
+    changed: &CloudEvent,
+) -> Result<usize, Problem> {
+    let user = UserId::parse(&changed.subject)?;
+    let calendar = changed
+        .data
+        .get("calendar_id")
+        .and_then(Value::as_str)
+        .unwrap_or(events::DEFAULT_CALENDAR)
+        .to_owned();
+    events::check_calendar_id(&calendar)?;
+    let key = sync_key(&user, &calendar);
+    let state: Option<SyncState> = svc
+        .store
+        .get(&key)?
+        .and_then(|raw| serde_json::from_slice(&raw).ok());
+    let cal = Calendar::new(svc, &user)?;
+    let started = chrono::Utc::now();
+    let (changes, token) = match &state {
+        Some(s) => match list_all(&cal, &calendar, Some(&s.token)).await {
+            Ok(r) => r,
+            Err(Failure::Google(GoogleStatus { status: 410, .. })) => {
+                let (all, token) = list_all(&cal, &calendar, None)
+                    .await
+                    .map_err(Problem::from)?;
+                let since = s.synced_at;
+                let recent = all
+                    .into_iter()
+                    .filter(|e| {
+                        e.get("updated")
+                            .and_then(Value::as_str)
+                            .and_then(|u| chrono::DateTime::parse_from_rfc3339(u).ok())
+                            .is_some_and(|u| u >= since)
+                    })
+                    .collect();
+                (recent, token)
+            }
+            Err(f) => return Err(f.into()),
+        },
+        None => {
+            let (_, token) = list_all(&cal, &calendar, None)
+                .await
+                .map_err(Problem::from)?;
+            (Vec::new(), token)
+        }
+    };
+    let channel = config::or_default(svc.vars, "events_channel", defaults::EVENTS_CHANNEL)?;
+    for g in &changes {
+        let event = events::from_google(g, &calendar);
+        let kind = if g["status"] == "cancelled" {
+            EventType::EventDeleted
+        } else {
+            EventType::EventUpdated
+        };
+        notify::publish(
+            svc.store,
+            &channel,
+            &CloudEvent::new(kind, &user, events::notification_data(&event)),
+        )?;
+    }
+    if let Some(token) = token {
+        let state = SyncState {
+            token,
+            synced_at: started,
+        };
+        svc.store.set_ex(
+            &key,
+            &serde_json::to_vec(&state).unwrap_or_default(),
+            SYNC_TTL_SECS,
+        )?;
+    }
+    Ok(changes.len())
+}
+
+/// Establishes the sync token without announcing anything (when a watch starts).
+pub async fn baseline<O: Outbound>(
+    svc: &Services<'_, O>,
+    user: &UserId,
+    calendar: &str,
+) -> Result<(), Problem> {
+    let key = sync_key(user, calendar);
+    if svc.store.get(&key)?.is_some() {
+        return Ok(());
+    }
+    let cal = Calendar::new(svc, user)?;
+    let (_, token) = list_all(&cal, calendar, None)
+        .await
+        .map_err(Problem::from)?;
+    if let Some(token) = token {
+        let state = SyncState {
+            token,
+            synced_at: chrono::Utc::now(),
+        };
+        svc.store.set_ex(
+            &key,
+            &serde_json::to_vec(&state).unwrap_or_default(),
+            SYNC_TTL_SECS,
+        )?;
+    }
+    Ok(())
+}
+
+/// Every page of a listing (bounded), with the final sync token.
+async fn list_all<O: Outbound>(
+    cal: &Calendar<'_, '_, O>,
+    calendar: &str,
+    sync_token: Option<&str>,
+) -> Result<(Vec<Value>, Option<String>), Failure> {
+    let mut items = Vec::new();
+    let mut page_token: Option<String> = None;
+    for _ in 0..MAX_SYNC_PAGES {
+        let mut q: Vec<(&str, String)> = vec![
+            ("maxResults", "2500".into()),
+            ("singleEvents", "false".into()),
+        ];
+        match sync_token {
+            Some(t) => q.push(("syncToken", t.to_owned())),
+            None => q.push(("showDeleted", "false".into())),
+        }
+        if let Some(p) = &page_token {
+            q.push(("pageToken", p.clone()));
+        }
+        let page = cal.list(calendar, &q).await?;
+        if let Some(a) = page["items"].as_array() {
+            items.extend(a.iter().cloned());
+        }
+        match page.get("nextPageToken").and_then(Value::as_str) {
+            Some(p) => page_token = Some(p.to_owned()),
+            None => {
+                let token = page
+                    .get("nextSyncToken")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                return Ok((items, token));
+            }
+        }
+    }
+    Err(Failure::Problem(Problem::new(
+        Code::UpstreamError,
+        "the calendar has more changes than one sync reads; the next change continues",
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    #[test]
+    fn malformed_messages_are_counted_and_good_ones_parse() {
+        let s = MemoryStore::default();
+        let user = UserId::parse("u1").unwrap();
+        let good = CloudEvent::new(EventType::EventCreated, &user, json!({}));
+        assert_eq!(parse(&s, &good.to_json()).unwrap().id, good.id);
+        let mut wrong_type = good.clone();
+        wrong_type.type_ = "something.else".into();
+        let mut bad_subject = good.clone();
+        bad_subject.subject = "../x".into();
+        for bad in [
+            b"not json".to_vec(),
+            b"{}".to_vec(),
+            wrong_type.to_json(),
+            bad_subject.to_json(),
+            br#"{"specversion":"1.0"}"#.to_vec(),
+        ] {
+            assert!(parse(&s, &bad).is_none());
+        }
+        assert_eq!(s.map.borrow()[MALFORMED], b"5");
+    }
+
+    #[test]
+    fn an_id_is_claimed_once() {
+        let s = MemoryStore::default();
+        let user = UserId::parse("u1").unwrap();
+        let e = CloudEvent::new(EventType::EventCreated, &user, json!({}));
+        assert!(matches!(claim(&s, &e), Claim::Mine));
+        assert!(matches!(claim(&s, &e), Claim::Pending));
+        finish(&s, &e);
+        assert!(matches!(claim(&s, &e), Claim::Done));
+    }
+}
