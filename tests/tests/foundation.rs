@@ -290,3 +290,69 @@ async fn request_ids_are_echoed_when_sane_and_replaced_otherwise() {
     assert_ne!(rid, long);
     assert!(uuid::Uuid::parse_str(&rid).is_ok(), "{rid}");
 }
+
+/// The request lines of one request id, parsed.
+fn request_line(logs: &str, rid: &str) -> Value {
+    logs.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["msg"] == "request" && v["request_id"] == rid)
+        .unwrap_or_else(|| panic!("no request line for {rid} in:\n{logs}"))
+}
+
+#[tokio::test]
+async fn each_request_logs_one_json_line_with_route_status_duration_user_and_upstream_calls() {
+    let app = TestApp::start().await;
+    let resp = app
+        .authed(Method::GET, "/events/u1")
+        .header("x-request-id", "log-check-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401, "u1 never connected a calendar");
+    let line = request_line(&app.host.logs().of("events"), "log-check-1");
+    assert_eq!(line["method"], "GET");
+    assert_eq!(line["route"], "/events/...");
+    assert_eq!(line["path"], "/events/u1");
+    assert_eq!(line["status"], 401);
+    assert_eq!(line["code"], "not_authorized");
+    assert_eq!(line["user_id"], "u1");
+    assert_eq!(line["level"], "warn");
+    assert!(
+        line["duration_ms"].as_f64().is_some_and(|d| d >= 0.0),
+        "{line}"
+    );
+    let upstream = line["upstream"].as_array().unwrap();
+    assert_eq!(upstream.len(), 1, "{line}");
+    assert_eq!(upstream[0]["host"], app.rest.origin());
+    assert_eq!(upstream[0]["status"], 404);
+    assert!(!app.logs().contains(API_TOKEN));
+}
+
+#[tokio::test]
+async fn log_level_error_keeps_only_errors() {
+    let app = TestApp::start_with(|c| c.variable("log_level", "error")).await;
+    let resp = app
+        .http
+        .get(app.url("/health"))
+        .header("x-request-id", "quiet-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(!app.host.logs().of("health").contains("quiet-1"));
+    // An error still shows.
+    let mut app = app;
+    app.redis.kill();
+    let resp = app
+        .http
+        .get(app.url("/health"))
+        .header("x-request-id", "loud-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(
+        request_line(&app.host.logs().of("health"), "loud-1")["level"],
+        "error"
+    );
+}

@@ -26,6 +26,7 @@ pub fn no_content(rid: &RequestId) -> Response {
 
 /// The problem+json answer for an error.
 pub fn problem(p: &Problem, rid: &RequestId) -> Response {
+    crate::log::set_code(p.code.as_str());
     let mut r = build(
         p.status(),
         "application/problem+json",

@@ -47,28 +47,57 @@ where
             .and_then(|v| String::from_utf8(v).ok())
     };
     let rid = RequestId::from_header(header("x-request-id").as_deref());
+    let started = std::time::Instant::now();
+    log::set_level(log_level());
+    let _ = log::take_context();
     let method = incoming.method().to_string();
     let path_and_query = incoming.path_with_query().unwrap_or_else(|| "/".to_owned());
     let path = path_and_query
         .split_once('?')
         .map_or(path_and_query.as_str(), |(p, _)| p)
         .to_owned();
+    let route = header("spin-matched-route").unwrap_or_default();
     let result = match read(incoming).await {
         Ok(req) => routes(req, rid.clone()).await,
         Err(p) => Err(p),
     };
     let resp = response::finish(result, &rid);
+    let ctx = log::take_context();
+    let status = resp.status().as_u16();
+    let level = if status >= 500 {
+        Level::Error
+    } else if status >= 400 {
+        Level::Warn
+    } else {
+        Level::Info
+    };
     log::emit(
-        Level::Info,
+        level,
         "request",
         &[
             ("request_id", Value::from(rid.as_str())),
             ("method", Value::from(method)),
+            ("route", Value::from(route)),
             ("path", Value::from(path)),
-            ("status", Value::from(resp.status().as_u16())),
+            ("status", Value::from(status)),
+            ("code", ctx.code.map_or(Value::Null, Value::from)),
+            (
+                "duration_ms",
+                Value::from(log::round(started.elapsed().as_secs_f64() * 1000.0)),
+            ),
+            ("user_id", ctx.user_id.map_or(Value::Null, Value::from)),
+            ("upstream", Value::from(ctx.upstream)),
         ],
     );
     resp
+}
+
+/// The `log_level` variable (`debug`, `info`, `warn`, `error`; default `info`).
+pub fn log_level() -> Level {
+    crate::config::optional(&SpinVariables, "log_level")
+        .ok()
+        .flatten()
+        .map_or(Level::Info, |l| Level::parse(&l))
 }
 
 async fn read(incoming: IncomingRequest) -> Result<Request, Problem> {
@@ -171,9 +200,23 @@ impl crate::http::Outbound for SpinHttp {
     ) -> Result<crate::http::HttpResponse, crate::http::TransportError> {
         use crate::http::TransportError;
         use futures::future::{Either, select};
+        let method = req.method().as_str().to_owned();
+        let origin = format!(
+            "{}://{}",
+            req.uri().scheme_str().unwrap_or("https"),
+            req.uri().authority().map_or("", |a| a.as_str())
+        );
+        let started = std::time::Instant::now();
         let send = std::pin::pin!(spin_sdk::http::send::<_, http::Response<Vec<u8>>>(req));
         let timer = std::pin::pin!(sleep(OUTBOUND_TIMEOUT));
-        match select(send, timer).await {
+        let outcome = select(send, timer).await;
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let status = match &outcome {
+            Either::Left((Ok(resp), _)) => Some(resp.status().as_u16()),
+            _ => None,
+        };
+        log::upstream(&method, &origin, status, ms);
+        match outcome {
             Either::Left((Ok(resp), _)) => Ok(resp),
             Either::Left((
                 Err(spin_sdk::http::SendError::Http(spin_sdk::http::ErrorCode::HttpRequestDenied)),
@@ -518,6 +561,7 @@ where
     let vars = &SpinVariables;
     crate::api_auth::authorize(vars, req)?;
     let user = crate::ids::UserId::from_path_segment(raw_user)?;
+    log::set_user(user.as_str());
     let redis = Redis::from_vars(vars)?;
     let budget = match crate::ratelimit::check(vars, &redis, &user) {
         Ok(b) => b,

@@ -44,6 +44,8 @@ pub enum Outcome {
     InFlight,
     DeadLettered,
     Synced,
+    /// A sync that fails the same way every time (logged, not retried).
+    Dropped,
     Malformed,
 }
 
@@ -84,7 +86,7 @@ pub fn parse(store: &dyn Store, payload: &[u8]) -> Option<CloudEvent> {
 pub async fn handle<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> Outcome {
     if event.type_ == EventType::CalendarChanged.as_str() {
         return match claim(svc.store, event) {
-            Claim::Mine => match sync(svc, event).await {
+            Claim::Mine => match sync_exclusive(svc, event).await {
                 Ok(n) => {
                     finish(svc.store, event);
                     log::emit(
@@ -93,6 +95,20 @@ pub async fn handle<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> O
                         &[("event_id", event.id.clone().into()), ("changes", n.into())],
                     );
                     Outcome::Synced
+                }
+                Err(p) if !retryable(&p) => {
+                    // Retrying cannot help (the user disconnected, the calendar is gone):
+                    // the next change after a reconnect syncs from the stored token.
+                    finish(svc.store, event);
+                    log::emit(
+                        Level::Error,
+                        "sync dropped",
+                        &[
+                            ("event_id", event.id.clone().into()),
+                            ("code", p.code.as_str().into()),
+                        ],
+                    );
+                    Outcome::Dropped
                 }
                 Err(p) => {
                     // Let a later reader retry the sync: release the claim.
@@ -266,6 +282,71 @@ pub fn dead_letters(store: &dyn Store, n: u64) -> Result<Value, Problem> {
 
 // ------------------------------------------------------------------ sync
 
+/// A sync holds its calendar's lock at most this long (a reader that died lets go).
+const SYNC_LOCK_MS: u64 = 60_000;
+/// How long a sync waits for another sync of the same calendar to finish.
+const SYNC_WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(100);
+const SYNC_WAIT_STEPS: u32 = 100;
+
+fn sync_lock_key(user: &UserId, calendar: &str) -> String {
+    format!("gcal:lock:sync:{user}:{calendar}")
+}
+
+/// Whether a failed sync may succeed later (Google, the REST service or Redis
+/// unavailable, a busy lock); the rest (no or revoked credentials, an unknown calendar,
+/// a refused request) fails the same way every time.
+fn retryable(p: &Problem) -> bool {
+    !matches!(
+        p.code,
+        Code::NotAuthorized
+            | Code::ReauthorizationRequired
+            | Code::UserNotFound
+            | Code::InvalidUserId
+            | Code::InvalidRequest
+            | Code::InvalidQuery
+            | Code::NotFound
+            | Code::EventNotFound
+            | Code::InsufficientPermissions
+    )
+}
+
+/// [`sync`] under the calendar's lock. Two readers syncing from the same stored token at
+/// once (two pushes for one change, taken by two replicas) would announce every change
+/// twice; one at a time, the second reads from the token the first stored.
+async fn sync_exclusive<O: Outbound>(
+    svc: &Services<'_, O>,
+    changed: &CloudEvent,
+) -> Result<usize, Problem> {
+    let (user, calendar) = target(changed)?;
+    let lock = sync_lock_key(&user, &calendar);
+    let me = uuid::Uuid::new_v4().to_string();
+    for _ in 0..SYNC_WAIT_STEPS {
+        if svc.store.set_nx_px(&lock, me.as_bytes(), SYNC_LOCK_MS)? {
+            let result = sync(svc, changed).await;
+            let _ = svc.store.del_if_eq(&lock, me.as_bytes());
+            return result;
+        }
+        svc.http.sleep(SYNC_WAIT_STEP).await;
+    }
+    Err(Problem::new(
+        Code::UpstreamUnavailable,
+        "another sync of this calendar did not finish in time",
+    ))
+}
+
+/// The user and calendar a `calendar.changed` is about.
+fn target(changed: &CloudEvent) -> Result<(UserId, String), Problem> {
+    let user = UserId::parse(&changed.subject)?;
+    let calendar = changed
+        .data
+        .get("calendar_id")
+        .and_then(Value::as_str)
+        .unwrap_or(events::DEFAULT_CALENDAR)
+        .to_owned();
+    events::check_calendar_id(&calendar)?;
+    Ok((user, calendar))
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct SyncState {
     token: String,
@@ -287,14 +368,7 @@ pub async fn sync<O: Outbound>(
     svc: &Services<'_, O>,
     changed: &CloudEvent,
 ) -> Result<usize, Problem> {
-    let user = UserId::parse(&changed.subject)?;
-    let calendar = changed
-        .data
-        .get("calendar_id")
-        .and_then(Value::as_str)
-        .unwrap_or(events::DEFAULT_CALENDAR)
-        .to_owned();
-    events::check_calendar_id(&calendar)?;
+    let (user, calendar) = target(changed)?;
     let key = sync_key(&user, &calendar);
     let state: Option<SyncState> = svc
         .store
@@ -463,5 +537,93 @@ mod tests {
         assert!(matches!(claim(&s, &e), Claim::Pending));
         finish(&s, &e);
         assert!(matches!(claim(&s, &e), Claim::Done));
+    }
+
+    fn changed() -> CloudEvent {
+        let user = UserId::parse("u1").unwrap();
+        CloudEvent::new(
+            EventType::CalendarChanged,
+            &user,
+            json!({"calendar_id": "primary", "channel_id": "c1"}),
+        )
+    }
+
+    fn vars() -> std::collections::HashMap<String, String> {
+        use base64::Engine as _;
+        [(
+            "token_encryption_key".to_string(),
+            base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
+        )]
+        .into()
+    }
+
+    #[test]
+    fn a_sync_waits_for_another_sync_of_its_calendar_and_then_retries_later() {
+        let s = MemoryStore::default();
+        let http = crate::rest::tests::Scripted::default();
+        let vars = vars();
+        let svc = Services {
+            vars: &vars,
+            http: &http,
+            store: &s,
+        };
+        let e = changed();
+        let lock = sync_lock_key(&UserId::parse("u1").unwrap(), "primary");
+        s.set_ex(&lock, b"someone else", 60).unwrap();
+        let outcome = crate::rest::tests::block(handle(&svc, &e));
+        assert_eq!(outcome, Outcome::InFlight);
+        // It waited its whole budget and never listed alongside the lock holder.
+        assert_eq!(http.slept.borrow().len(), SYNC_WAIT_STEPS as usize);
+        assert!(http.seen.borrow().is_empty());
+        // The claim is released for a later reader; the holder keeps its lock.
+        assert_eq!(s.get(&claim_key(&e.id)).unwrap(), None);
+        assert_eq!(s.get(&lock).unwrap().as_deref(), Some(&b"someone else"[..]));
+    }
+
+    #[test]
+    fn a_sync_that_cannot_succeed_is_dropped_and_its_lock_released() {
+        let s = MemoryStore::default();
+        // The REST service has no credentials for the user (disconnected).
+        let http = crate::rest::tests::Scripted::default().answer(404, r#"{"error":"not_found"}"#);
+        let vars = vars();
+        let svc = Services {
+            vars: &vars,
+            http: &http,
+            store: &s,
+        };
+        let e = changed();
+        assert_eq!(
+            crate::rest::tests::block(handle(&svc, &e)),
+            Outcome::Dropped
+        );
+        assert_eq!(
+            s.get(&claim_key(&e.id)).unwrap().as_deref(),
+            Some(&b"done"[..])
+        );
+        let lock = sync_lock_key(&UserId::parse("u1").unwrap(), "primary");
+        assert_eq!(s.get(&lock).unwrap(), None);
+        assert!(s.published.borrow().is_empty());
+    }
+
+    #[test]
+    fn only_failures_that_can_pass_are_retried() {
+        for code in [
+            Code::RedisUnavailable,
+            Code::RestUnavailable,
+            Code::UpstreamUnavailable,
+            Code::UpstreamRateLimited,
+            Code::UpstreamError,
+            Code::ConfigMissing,
+        ] {
+            assert!(retryable(&Problem::new(code, "x")), "{code:?}");
+        }
+        for code in [
+            Code::NotAuthorized,
+            Code::ReauthorizationRequired,
+            Code::EventNotFound,
+            Code::InsufficientPermissions,
+        ] {
+            assert!(!retryable(&Problem::new(code, "x")), "{code:?}");
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! `GET /health`: the version and a Redis round trip.
+//! `GET /health`: the version and a Redis round trip. `GET /openapi.json`: the OpenAPI
+//! document of the service.
 // Spin components exist only for wasm32-wasip2; on the host target this crate is empty
 // so `cargo test --workspace` and clippy stay green.
 #![cfg(target_arch = "wasm32")]
@@ -22,6 +23,8 @@ async fn route(req: Request, rid: RequestId) -> Result<Response, Problem> {
     match (req.method().as_str(), segments(req.uri().path()).as_slice()) {
         ("GET", ["health"]) => health(&rid),
         (_, ["health"]) => Err(method_not_allowed()),
+        ("GET", ["openapi.json"]) => Ok(openapi(&rid)),
+        (_, ["openapi.json"]) => Err(method_not_allowed()),
         _ => Err(not_found()),
     }
 }
@@ -43,4 +46,14 @@ fn health(rid: &RequestId) -> Result<Response, Problem> {
         }),
         rid,
     ))
+}
+
+/// The repository's `openapi.json`, embedded at build time (cargo rebuilds on a change).
+const OPENAPI: &str = include_str!("../../../openapi.json");
+
+/// The document exactly as written (not re-serialized), with the usual headers.
+fn openapi(rid: &RequestId) -> Response {
+    let mut resp = response::json(200, &serde_json::Value::Null, rid);
+    *resp.body_mut() = OPENAPI.as_bytes().to_vec();
+    resp
 }

@@ -17,6 +17,8 @@ use spin_sdk::redis_component;
 
 #[redis_component]
 async fn on_message(message: Vec<u8>) -> anyhow::Result<()> {
+    log::set_level(gcal_core::spin::log_level());
+    let started = std::time::Instant::now();
     let parsed: Option<Value> = serde_json::from_slice(&message).ok();
     let field = |name: &str| {
         parsed
@@ -54,6 +56,20 @@ async fn on_message(message: Vec<u8>) -> anyhow::Result<()> {
     };
     if let Some(event) = updates::parse(&redis, &message) {
         let outcome = updates::handle(&svc, &event).await;
+        log::emit(
+            Level::Info,
+            "message handled",
+            &[
+                ("event_id", event.id.clone().into()),
+                ("event_type", event.type_.clone().into()),
+                ("outcome", format!("{outcome:?}").to_lowercase().into()),
+                (
+                    "duration_ms",
+                    log::round(started.elapsed().as_secs_f64() * 1000.0).into(),
+                ),
+                ("upstream", log::take_context().upstream.into()),
+            ],
+        );
         if outcome == Outcome::Synced
             && event.type_ == EventType::CalendarChanged.as_str()
             && let Some(channel) = event.data.get("channel_id").and_then(Value::as_str)
