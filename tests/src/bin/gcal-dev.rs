@@ -40,7 +40,7 @@ async fn main() -> Result<()> {
 
     // Without a Google client: the fakes stand in for Google and the REST service.
     let emulated = env("google_client_id").is_none();
-    let mut _fakes = None;
+    let mut fakes = None;
     if emulated {
         let google = FakeGoogle::start().await?;
         let rest = FakeRest::start().await?;
@@ -55,7 +55,7 @@ async fn main() -> Result<()> {
             .variable("google_token_origin", google.origin())
             .variable("google_api_origin", google.origin())
             .variable("rest_service_url", rest.origin());
-        _fakes = Some((google, rest));
+        fakes = Some((google, std::sync::Arc::new(rest)));
     }
     if env("api_tokens").is_none() {
         cfg = cfg.variable("api_tokens", "dev-token");
@@ -69,18 +69,43 @@ async fn main() -> Result<()> {
     }
 
     let _host = Host::start(cfg).await.context("starting the app")?;
+    let token = env("api_tokens").unwrap_or_else(|| "dev-token".into());
     eprintln!();
-    eprintln!(
-        "gcal is running at {origin} ({})",
-        if emulated {
-            "emulator mode: fake Google and REST service, user `demo`"
-        } else {
-            "talking to Google"
-        }
-    );
-    eprintln!("  curl {origin}/health");
-    if env("api_tokens").is_none() {
-        eprintln!("  API token: dev-token   (curl -H 'Authorization: Bearer dev-token' ...)");
+    if let Some((google, rest)) = &fakes {
+        eprintln!(
+            "gcal is running at {origin} in emulator mode (fake Google and REST service, user `demo`)."
+        );
+        eprintln!("Walk the whole flow:");
+        eprintln!("  T='Authorization: Bearer {token}'");
+        eprintln!(
+            "  curl -H \"$T\" {origin}/auth/url/demo        # open auth_url in a browser, click Allow"
+        );
+        eprintln!("  curl -H \"$T\" {origin}/auth/status/demo");
+        eprintln!(
+            "  curl -H \"$T\" -H 'content-type: application/json' -d '{{\"summary\":\"Hello\",\"start\":{{\"dateTime\":\"2026-07-10T09:00:00\"}},\"end\":{{\"dateTime\":\"2026-07-10T10:00:00\"}}}}' {origin}/events/demo"
+        );
+        eprintln!("  curl -H \"$T\" {origin}/events/demo");
+        eprintln!("Notifications the fake REST service receives are printed below.");
+        eprintln!(
+            "(fake Google at {}, fake REST at {})",
+            google.origin(),
+            rest.origin()
+        );
+        let rest = rest.clone();
+        tokio::spawn(async move {
+            let mut seen = 0;
+            loop {
+                let all = rest.notifications();
+                for n in all.iter().skip(seen) {
+                    eprintln!("notification: {} {} {}", n["type"], n["subject"], n["data"]);
+                }
+                seen = all.len();
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        });
+    } else {
+        eprintln!("gcal is running at {origin}, talking to Google.");
+        eprintln!("  curl {origin}/health");
     }
     eprintln!("Ctrl-C stops everything this started.");
     // Ctrl-C or a TERM: return, so the Redis server and the fakes we started are dropped.
