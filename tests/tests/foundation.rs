@@ -356,3 +356,53 @@ async fn log_level_error_keeps_only_errors() {
         "error"
     );
 }
+
+#[tokio::test]
+async fn cors_headers_exactly_as_configured() {
+    let app =
+        TestApp::start_with(|c| c.variable("cors_allowed_origins", "https://app.example")).await;
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(Method::OPTIONS, app.url("/events/u1"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    let ok = preflight("https://app.example").await.unwrap();
+    assert_eq!(ok.status(), 204);
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    assert!(
+        ok.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("idempotency-key")
+    );
+    let other = preflight("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    let get = app
+        .http
+        .get(app.url("/health"))
+        .header("origin", "https://app.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        get.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    assert_eq!(get.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(get.headers()["cache-control"], "no-store");
+
+    let plain = TestApp::start().await;
+    let resp = plain
+        .http
+        .get(plain.url("/health"))
+        .header("origin", "https://app.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+}

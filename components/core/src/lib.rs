@@ -7,6 +7,7 @@ pub mod api_auth;
 pub mod auth;
 pub mod calendar;
 pub mod config;
+pub mod cors;
 pub mod crypto;
 pub mod events;
 pub mod google;

@@ -57,11 +57,28 @@ where
         .map_or(path_and_query.as_str(), |(p, _)| p)
         .to_owned();
     let route = header("spin-matched-route").unwrap_or_default();
-    let result = match read(incoming).await {
-        Ok(req) => routes(req, rid.clone()).await,
-        Err(p) => Err(p),
+    let origin = header("origin");
+    let cors = crate::cors::Cors::parse(
+        crate::config::optional(&SpinVariables, "cors_allowed_origins")
+            .ok()
+            .flatten()
+            .as_deref(),
+    );
+    let preflight = crate::cors::Cors::is_preflight(
+        &method,
+        header("access-control-request-method").as_deref(),
+    );
+    let result = if preflight {
+        // Preflights carry no credentials: answered here, before any route.
+        Ok(response::no_content(&rid))
+    } else {
+        match read(incoming).await {
+            Ok(req) => routes(req, rid.clone()).await,
+            Err(p) => Err(p),
+        }
     };
-    let resp = response::finish(result, &rid);
+    let mut resp = response::finish(result, &rid);
+    cors.apply(&mut resp, origin.as_deref(), preflight);
     let ctx = log::take_context();
     let status = resp.status().as_u16();
     let level = if status >= 500 {
