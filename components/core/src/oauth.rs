@@ -261,7 +261,8 @@ async fn send<O: Outbound>(
                 last = TokenHttpError::Server(r.status().as_u16())
             }
             Ok(r) => return Ok(r),
-            Err(TransportError::Denied) => return Err(TransportError::Denied.into()),
+            // Refused stays refused; a timed-out try already spent the whole deadline.
+            Err(e @ (TransportError::Denied | TransportError::Timeout)) => return Err(e.into()),
             Err(e) => last = e.into(),
         }
     }

@@ -178,8 +178,10 @@ impl<'a, O: Outbound> RestClient<'a, O> {
                     last = RestError::Unavailable(format!("status {}", resp.status().as_u16()));
                 }
                 Ok(resp) => return Ok(resp),
-                Err(TransportError::Denied) => {
-                    return Err(RestError::Unavailable(TransportError::Denied.to_string()));
+                // A refused destination will be refused again; a timed-out try already spent
+                // the whole deadline, and three of them would outlast the request.
+                Err(e @ (TransportError::Denied | TransportError::Timeout)) => {
+                    return Err(RestError::Unavailable(e.to_string()));
                 }
                 Err(e) => last = RestError::Unavailable(e.to_string()),
             }
@@ -326,6 +328,19 @@ pub(crate) mod tests {
         assert!(matches!(e, RestError::Unavailable(_)));
         assert_eq!(Problem::from(e).code, Code::RestUnavailable);
         assert_eq!(http.seen.borrow().len(), 3);
+    }
+
+    #[test]
+    fn a_timeout_is_not_retried() {
+        let http = Scripted::default()
+            .fail(TransportError::Timeout)
+            .answer(200, "{}");
+        let c = RestClient::new("http://rest", None, &http);
+        assert!(matches!(
+            block(c.get_user(&user())),
+            Err(RestError::Unavailable(_))
+        ));
+        assert_eq!(http.seen.borrow().len(), 1);
     }
 
     #[test]
