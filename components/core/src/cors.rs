@@ -26,7 +26,7 @@ impl Cors {
     fn allows(&self, origin: Option<&str>) -> Option<HeaderValue> {
         let origin = origin?;
         let wanted = origin.trim_end_matches('/').to_ascii_lowercase();
-        if self.0.iter().any(|o| *o == wanted) {
+        if self.0.contains(&wanted) {
             HeaderValue::from_str(origin).ok()
         } else {
             None
