@@ -37,6 +37,12 @@ fn channel_key(id: &str) -> String {
     format!("gcal:channel:{id}")
 }
 
+/// Held by the reader renewing a channel.
+fn renew_key(id: &str) -> String {
+    format!("gcal:renew:{id}")
+}
+const RENEW_CLAIM_MS: u64 = 60_000;
+
 fn watch_key(user: &UserId, calendar: &str) -> String {
     format!("gcal:watch:{user}:{calendar}")
 }
@@ -255,8 +261,20 @@ pub async fn renew_if_due<O: Outbound>(
     if !due(&r) {
         return Ok(());
     }
+    // Pushes for one channel may be synced by several replicas at once: one renews, or
+    // the others would open channels nobody stops.
+    if !svc
+        .store
+        .set_nx_px(&renew_key(channel_id), b"1", RENEW_CLAIM_MS)?
+    {
+        return Ok(());
+    }
     let user = UserId::parse(&r.user_id)?;
-    open(svc, &user, &r.calendar_id).await?;
+    if let Err(p) = open(svc, &user, &r.calendar_id).await {
+        // A later push tries again.
+        let _ = svc.store.del(&renew_key(channel_id));
+        return Err(p);
+    }
     let cal = Calendar::new(svc, &user)?;
     let _ = cal
         .stop_channel(&json!({"id": r.channel_id, "resourceId": r.resource_id}))
@@ -359,5 +377,32 @@ mod tests {
             assert_eq!(push(&vars(), &s, &p).unwrap_err().code, Code::NotFound);
         }
         assert!(s.published.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_due_channel_is_renewed_by_one_reader_only() {
+        use crate::rest::tests::{Scripted, block};
+        let s = MemoryStore::default();
+        let (mut r, _) = record(&s);
+        r.expiration_ms = (chrono::Utc::now().timestamp() + 3600) * 1000;
+        save(&s, &UserId::parse("u1").unwrap(), &r).unwrap();
+        let vars = vars();
+        let http = Scripted::default();
+        let svc = Services {
+            vars: &vars,
+            http: &http,
+            store: &s,
+        };
+        // Another reader is renewing it: nothing to do here.
+        s.set_ex(&renew_key("c1"), b"1", 60).unwrap();
+        block(renew_if_due(&svc, "c1")).unwrap();
+        assert!(http.seen.borrow().is_empty());
+        assert!(load(&s, "c1").unwrap().is_some());
+        // A renewal that fails (here: no public_base_url) lets a later push try again.
+        s.del(&renew_key("c1")).unwrap();
+        let err = block(renew_if_due(&svc, "c1")).unwrap_err();
+        assert_eq!(err.code, Code::ConfigMissing);
+        assert_eq!(s.get(&renew_key("c1")).unwrap(), None);
+        assert!(load(&s, "c1").unwrap().is_some());
     }
 }
