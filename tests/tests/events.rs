@@ -8,8 +8,7 @@
 mod common;
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use common::{API_TOKEN, CLIENT_SECRET, TestApp, eventually, key_b64};
-use futures::StreamExt as _;
+use common::{API_TOKEN, CLIENT_SECRET, Subscription, TestApp, eventually, key_b64};
 use gcal_core::crypto::TokenCipher;
 use gcal_core::secret::Secret;
 use gcal_tests::fakes::Fault;
@@ -18,7 +17,7 @@ use redis::Commands as _;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const CALENDAR_EVENTS: &str = "https://www.googleapis.com/auth/calendar.events";
@@ -408,48 +407,6 @@ fn redis_dump(app: &TestApp) -> Vec<(String, String)> {
         out.push((key, value));
     }
     out
-}
-
-/// A pub/sub subscriber collecting every message of one channel.
-struct Subscription {
-    messages: Arc<Mutex<Vec<String>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Subscription {
-    async fn start(app: &TestApp, channel: &str) -> Subscription {
-        let client = redis::Client::open(app.redis.url()).unwrap();
-        let mut pubsub = client
-            .get_async_pubsub()
-            .await
-            .expect("a pubsub connection");
-        pubsub.subscribe(channel).await.expect("subscribed");
-        let messages = Arc::new(Mutex::new(Vec::new()));
-        let sink = messages.clone();
-        let task = tokio::spawn(async move {
-            let mut stream = pubsub.into_on_message();
-            while let Some(msg) = stream.next().await {
-                let payload: String = msg.get_payload().unwrap_or_default();
-                sink.lock().unwrap().push(payload);
-            }
-        });
-        Subscription { messages, task }
-    }
-
-    fn messages(&self) -> Vec<Value> {
-        self.messages
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|m| serde_json::from_str(m).expect("a JSON message"))
-            .collect()
-    }
 }
 
 /// A CloudEvent 1.0 of the events source about `user`'s event `event_id`.

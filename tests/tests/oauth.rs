@@ -13,8 +13,7 @@ mod common;
 
 use base64::Engine as _;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use common::{API_TOKEN, CLIENT_ID, CLIENT_SECRET, TestApp, eventually, key_b64};
-use futures::StreamExt as _;
+use common::{API_TOKEN, CLIENT_ID, CLIENT_SECRET, Subscription, TestApp, key_b64};
 use gcal_core::crypto::TokenCipher;
 use gcal_core::secret::Secret;
 use gcal_tests::fakes::Fault;
@@ -24,7 +23,7 @@ use redis::Commands as _;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 const CALENDAR_EVENTS: &str = "https://www.googleapis.com/auth/calendar.events";
@@ -337,59 +336,6 @@ fn stream_events(app: &TestApp) -> Vec<Value> {
             serde_json::from_str(&fields[1]).expect("a JSON CloudEvent")
         })
         .collect()
-}
-
-/// A pub/sub subscriber collecting every message of one channel.
-struct Subscription {
-    messages: Arc<Mutex<Vec<String>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Subscription {
-    async fn start(app: &TestApp, channel: &str) -> Subscription {
-        let client = redis::Client::open(app.redis.url()).unwrap();
-        let mut pubsub = client
-            .get_async_pubsub()
-            .await
-            .expect("a pubsub connection");
-        pubsub.subscribe(channel).await.expect("subscribed");
-        let messages = Arc::new(Mutex::new(Vec::new()));
-        let sink = messages.clone();
-        let task = tokio::spawn(async move {
-            let mut stream = pubsub.into_on_message();
-            while let Some(msg) = stream.next().await {
-                let payload: String = msg.get_payload().unwrap_or_default();
-                sink.lock().unwrap().push(payload);
-            }
-        });
-        Subscription { messages, task }
-    }
-
-    fn messages(&self) -> Vec<Value> {
-        self.messages
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|m| serde_json::from_str(m).expect("a JSON message"))
-            .collect()
-    }
-
-    /// Waits for `n` messages (and a moment for any extra one) and returns them all.
-    async fn wait_for(&self, n: usize) -> Vec<Value> {
-        let arrived = eventually(Duration::from_secs(5), || {
-            self.messages.lock().unwrap().len() >= n
-        })
-        .await;
-        assert!(arrived, "expected {n} messages, got {:?}", self.messages());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        self.messages()
-    }
 }
 
 /// A CloudEvent 1.0 of our auth source about `user`.

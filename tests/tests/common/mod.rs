@@ -3,9 +3,12 @@
 #![allow(dead_code)]
 
 use base64::Engine as _;
+use futures::StreamExt;
 use gcal_tests::fakes::{google::FakeGoogle, rest::FakeRest};
 use gcal_tests::host::{Host, HostConfig};
 use gcal_tests::redis_server::RedisServer;
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const API_TOKEN: &str = "test-api-token-0123456789";
@@ -120,4 +123,57 @@ pub async fn problem(resp: reqwest::Response) -> (u16, String, serde_json::Value
     );
     let code = body["code"].as_str().unwrap_or("").to_owned();
     (status, code, body)
+}
+
+/// A pub/sub subscriber collecting every message of one channel.
+pub struct Subscription {
+    messages: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Subscription {
+    pub async fn start(app: &TestApp, channel: &str) -> Subscription {
+        let client = redis::Client::open(app.redis.url()).unwrap();
+        let mut pubsub = client
+            .get_async_pubsub()
+            .await
+            .expect("a pubsub connection");
+        pubsub.subscribe(channel).await.expect("subscribed");
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let sink = messages.clone();
+        let task = tokio::spawn(async move {
+            let mut stream = pubsub.into_on_message();
+            while let Some(msg) = stream.next().await {
+                let payload: String = msg.get_payload().unwrap_or_default();
+                sink.lock().unwrap().push(payload);
+            }
+        });
+        Subscription { messages, task }
+    }
+
+    pub fn messages(&self) -> Vec<Value> {
+        self.messages
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|m| serde_json::from_str(m).expect("a JSON message"))
+            .collect()
+    }
+
+    /// Waits for `n` messages (and a moment for any extra one) and returns them all.
+    pub async fn wait_for(&self, n: usize) -> Vec<Value> {
+        let arrived = eventually(Duration::from_secs(5), || {
+            self.messages.lock().unwrap().len() >= n
+        })
+        .await;
+        assert!(arrived, "expected {n} messages, got {:?}", self.messages());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.messages()
+    }
 }
