@@ -248,14 +248,30 @@ async fn a_message_on_the_events_channel_reaches_the_updates_component() {
 
 #[tokio::test]
 async fn a_guest_past_the_timeout_gets_a_500_and_the_host_goes_on() {
+    // A "Redis" that accepts connections and never answers: the health check hangs in
+    // the guest until the host's deadline cuts it off.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let _hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
     let app = TestApp::start_with(|mut c| {
-        c.timeout = Duration::from_micros(1);
-        c
+        c.timeout = Duration::from_millis(300);
+        c.redis_triggers = false;
+        c.variable("redis_address", format!("redis://{silent_addr}"))
     })
     .await;
     for _ in 0..3 {
+        let started = std::time::Instant::now();
         let resp = app.http.get(app.url("/health")).send().await.unwrap();
         assert_eq!(resp.status(), 500);
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "cut off at the deadline"
+        );
     }
     assert!(
         app.host.logs().of("host").contains("timed out"),
