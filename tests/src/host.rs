@@ -2,10 +2,11 @@
 //! once, pre-instantiate, then instantiate per request (HTTP) or per message (Redis).
 //! Small and linear on purpose, like `wasmtime serve`.
 
+use crate::http_pool::HttpPool;
 use crate::logs::LogBook;
 use crate::manifest::{self, App};
 use crate::outbound::AllowedHosts;
-use crate::spin_impl::{RedisComponent, RedisComponentPre};
+use crate::spin_impl::{RedisComponent, RedisComponentPre, RedisPool};
 use anyhow::{Context, Result, anyhow};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -13,8 +14,9 @@ use hyper::server::conn::http1;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
@@ -71,6 +73,8 @@ pub struct Host {
     addr: Option<SocketAddr>,
     logs: LogBook,
     tasks: Vec<JoinHandle<()>>,
+    /// The loaded app, for the measurement hooks.
+    shared: Arc<Shared>,
 }
 
 impl Host {
@@ -82,6 +86,7 @@ impl Host {
         };
         let decls = manifest::declared_variables(&cfg.manifest)?;
         let values = manifest::resolve_variables(&decls, &env, &cfg.variables)?;
+        crate::suite_logs::record_secret_variables(&decls, &values);
         let app = App::load(&cfg.manifest, &values)?;
         let logs = LogBook::new(cfg.echo_logs);
         let engine = engine();
@@ -92,6 +97,8 @@ impl Host {
         RedisComponent::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
 
         let mut components = HashMap::new();
+        let redis_pool = Arc::new(RedisPool::default());
+        let http_pool = Arc::new(HttpPool::default());
         for (id, c) in &app.components {
             let compiled = compile(engine, &c.source)?;
             let pre = linker
@@ -102,9 +109,14 @@ impl Host {
                 id.clone(),
                 Arc::new(Loaded {
                     id: id.clone(),
-                    pre,
                     allowed: Arc::new(AllowedHosts::parse(&c.allowed_outbound_hosts)?),
                     variables: Arc::new(c.variables.clone()),
+                    peak_memory: Arc::new(AtomicUsize::new(0)),
+                    redis_commands: Arc::new(AtomicU64::new(0)),
+                    proxy: ProxyPre::new(pre.clone()).ok(),
+                    redis_pool: redis_pool.clone(),
+                    http_pool: http_pool.clone(),
+                    pre,
                 }),
             );
         }
@@ -132,7 +144,12 @@ impl Host {
                     .map_err(|_| anyhow!("redis trigger stopped before subscribing"))??;
             }
         }
-        Ok(Host { addr, logs, tasks })
+        Ok(Host {
+            addr,
+            logs,
+            tasks,
+            shared,
+        })
     }
 
     /// `http://127.0.0.1:PORT` of the HTTP trigger.
@@ -166,7 +183,8 @@ pub fn engine() -> &'static Engine {
         let mut config = Config::new();
         config.epoch_interruption(true);
         // Config is static and valid; a failure here is a bug in this file, not input.
-        let engine = Engine::new(&config).expect("wasmtime engine config");
+        let engine = pooled_engine(&config)
+            .unwrap_or_else(|| Engine::new(&config).expect("wasmtime engine config"));
         let ticker = engine.clone();
         std::thread::spawn(move || {
             loop {
@@ -179,6 +197,27 @@ pub fn engine() -> &'static Engine {
 }
 
 const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The engine with the pooling instance allocator, as Spin runs it: memories, tables and
+/// fiber stacks of finished instances are reused instead of mapped and unmapped per
+/// request. `None` where the pool's virtual address space cannot be reserved (then
+/// instances are allocated on demand).
+fn pooled_engine(config: &Config) -> Option<Engine> {
+    let mut pool = wasmtime::PoolingAllocationConfig::default();
+    // Room for many concurrent instances (tests run hosts in parallel in one process);
+    // a slot is only virtual address space until an instance uses it.
+    pool.total_component_instances(1_000)
+        .total_core_instances(2_000)
+        .total_memories(1_000)
+        .total_tables(2_000)
+        .total_stacks(1_000)
+        .max_component_instance_size(10 << 20);
+    // Memories are reset with `madvise` (wasmtime's default): keeping them resident and
+    // resetting them by copying was slower for these components (measured with bench/).
+    let mut config = config.clone();
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config).ok()
+}
 
 /// Components compiled once per process, keyed by path and file stamp.
 fn compile(engine: &Engine, path: &Path) -> Result<Component> {
@@ -212,6 +251,16 @@ struct Loaded {
     pre: wasmtime::component::InstancePre<State>,
     allowed: Arc<AllowedHosts>,
     variables: Arc<HashMap<String, String>>,
+    /// The most linear memory one instance of this component has had, in bytes.
+    peak_memory: Arc<AtomicUsize>,
+    /// Outbound Redis commands its instances have sent.
+    redis_commands: Arc<AtomicU64>,
+    /// The `wasi:http/proxy` view of `pre`, built once (`None` for non-HTTP components).
+    proxy: Option<ProxyPre<State>>,
+    /// This host's outbound Redis connections (shared by its components).
+    redis_pool: Arc<RedisPool>,
+    /// This host's idle outbound HTTP connections (shared by its components).
+    http_pool: Arc<HttpPool>,
 }
 
 struct Shared {
@@ -231,6 +280,9 @@ pub struct State {
     pub(crate) allowed: Arc<AllowedHosts>,
     pub(crate) logs: LogBook,
     pub(crate) component: String,
+    memory: MemoryMeter,
+    pub(crate) redis_pool: Arc<RedisPool>,
+    pub(crate) redis_commands: Arc<AtomicU64>,
 }
 
 impl State {
@@ -247,11 +299,18 @@ impl State {
                 allowed: c.allowed.clone(),
                 logs: logs.clone(),
                 component: c.id.clone(),
+                pool: c.http_pool.clone(),
             },
             variables: c.variables.clone(),
             allowed: c.allowed.clone(),
             logs: logs.clone(),
             component: c.id.clone(),
+            memory: MemoryMeter {
+                current: 0,
+                peak: c.peak_memory.clone(),
+            },
+            redis_pool: c.redis_pool.clone(),
+            redis_commands: c.redis_commands.clone(),
         }
     }
 }
@@ -281,6 +340,8 @@ struct Outbound {
     allowed: Arc<AllowedHosts>,
     logs: LogBook,
     component: String,
+    /// Keep-alive connections for plain `http`.
+    pool: Arc<HttpPool>,
 }
 
 type SendFuture = Box<
@@ -311,6 +372,9 @@ impl WasiHttpHooks for Outbound {
             ));
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
+        if scheme == "http" {
+            return Box::new(self.pool.clone().send(request, options));
+        }
         Box::new(async move {
             let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             Ok((
@@ -323,6 +387,7 @@ impl WasiHttpHooks for Outbound {
 
 fn new_store(shared: &Shared, c: &Loaded) -> Store<State> {
     let mut store = Store::new(engine(), State::new(c, &shared.logs));
+    store.limiter(|s| &mut s.memory);
     // Yield to tokio every tick so timeouts fire even while a guest computes.
     store.epoch_deadline_async_yield_and_update(1);
     store
@@ -335,6 +400,9 @@ async fn serve_http(shared: Arc<Shared>, listener: TcpListener) {
         let Ok((stream, client)) = listener.accept().await else {
             continue;
         };
+        // Answers are written as head and body: without this, Nagle's algorithm holds the
+        // body back until the client acknowledges the head (a delayed ACK, ~40 ms).
+        let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
@@ -427,7 +495,7 @@ async fn run_http(
         .http()
         .new_incoming_request(Scheme::Http, req)?;
     let out = store.data_mut().http().new_response_outparam(sender)?;
-    let pre = ProxyPre::new(c.pre.clone())?;
+    let pre = proxy_pre(c)?;
     let timeout = shared.timeout;
     let task = tokio::spawn(async move {
         let run = async {
@@ -466,19 +534,28 @@ async fn serve_redis(
     ready: tokio::sync::oneshot::Sender<Result<()>>,
 ) {
     use futures::StreamExt;
-    let subscribe = async {
+    let subscribe = async || {
         let client = redis::Client::open(trigger.address.as_str())?;
-        let mut pubsub = client.get_async_pubsub().await?;
-        pubsub.subscribe(&trigger.channel).await?;
+        let connect = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(&trigger.channel).await?;
+            Ok::<_, anyhow::Error>(pubsub)
+        };
+        tokio::time::timeout(Duration::from_secs(5), connect)
+            .await
+            .map_err(|_| anyhow!("subscribing timed out"))?
+    };
+    let setup = async {
         let c = shared
             .components
             .get(&trigger.component)
             .cloned()
             .ok_or_else(|| anyhow!("unknown component `{}`", trigger.component))?;
         let pre = RedisComponentPre::new(c.pre.clone())?;
+        let pubsub = subscribe().await?;
         Ok::<_, anyhow::Error>((pubsub, c, pre))
     };
-    let (pubsub, c, pre) = match subscribe.await {
+    let (mut pubsub, c, pre) = match setup.await {
         Ok(v) => {
             let _ = ready.send(Ok(()));
             v
@@ -491,34 +568,160 @@ async fn serve_redis(
             return;
         }
     };
-    let mut messages = pubsub.into_on_message();
-    // Messages are handled one at a time, in order, as Spin's Redis trigger does.
-    while let Some(msg) = messages.next().await {
-        let payload = msg.get_payload_bytes().to_vec();
-        let mut store = new_store(&shared, &c);
-        let run = async {
-            let instance = pre.instantiate_async(&mut store).await?;
-            instance
-                .fermyon_spin_inbound_redis()
-                .call_handle_message(&mut store, &payload)
-                .await
-        };
-        match tokio::time::timeout(shared.timeout, run).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => shared.logs.note(&format!(
-                "component `{}` returned an error for a message: {e:?}",
-                c.id
-            )),
-            Ok(Err(e)) => shared
-                .logs
-                .note(&format!("component `{}` failed on a message: {e:#}", c.id)),
-            Err(_) => shared
-                .logs
-                .note(&format!("component `{}` timed out on a message", c.id)),
+    // Like Spin's Redis trigger: when the connection is lost (Redis restarted), subscribe
+    // again, with backoff, for as long as the host runs. Messages published meanwhile are
+    // not seen (pub/sub keeps nothing); the app's stream covers them.
+    loop {
+        let mut messages = pubsub.into_on_message();
+        // Messages are handled one at a time, in order, as Spin's Redis trigger does.
+        while let Some(msg) = messages.next().await {
+            let payload = msg.get_payload_bytes().to_vec();
+            let mut store = new_store(&shared, &c);
+            let run = async {
+                let instance = pre.instantiate_async(&mut store).await?;
+                instance
+                    .fermyon_spin_inbound_redis()
+                    .call_handle_message(&mut store, &payload)
+                    .await
+            };
+            match tokio::time::timeout(shared.timeout, run).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => shared.logs.note(&format!(
+                    "component `{}` returned an error for a message: {e:?}",
+                    c.id
+                )),
+                Ok(Err(e)) => shared
+                    .logs
+                    .note(&format!("component `{}` failed on a message: {e:#}", c.id)),
+                Err(_) => shared
+                    .logs
+                    .note(&format!("component `{}` timed out on a message", c.id)),
+            }
         }
+        shared.logs.note(&format!(
+            "redis trigger for `{}` lost its subscription to `{}`; subscribing again",
+            c.id, trigger.channel
+        ));
+        let mut wait = Duration::from_millis(50);
+        pubsub = loop {
+            tokio::time::sleep(wait).await;
+            match subscribe().await {
+                Ok(p) => break p,
+                Err(_) => wait = (wait * 2).min(Duration::from_secs(1)),
+            }
+        };
+        shared.logs.note(&format!(
+            "redis trigger for `{}` subscribed to `{}` again",
+            c.id, trigger.channel
+        ));
     }
-    shared.logs.note(&format!(
-        "redis trigger for `{}` lost its subscription to `{}`",
-        c.id, trigger.channel
-    ));
+}
+
+// ------------------------------------------------------------------ measurement hooks
+
+/// The `wasi:http/proxy` view of a component's pre-instantiation, built once at start
+/// (export lookups by name); rebuilt here only to report why a component is not HTTP.
+fn proxy_pre(c: &Loaded) -> Result<ProxyPre<State>> {
+    match &c.proxy {
+        Some(p) => Ok(p.clone()),
+        None => Ok(ProxyPre::new(c.pre.clone())?),
+    }
+}
+
+/// Follows the linear memory of one instance (its `Store`) and folds the peak into the
+/// component's running maximum. Allows whatever the memory's own maximum allows.
+struct MemoryMeter {
+    current: usize,
+    peak: Arc<AtomicUsize>,
+}
+
+impl wasmtime::ResourceLimiter for MemoryMeter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
+        }
+        self.current += desired.saturating_sub(current);
+        self.peak.fetch_max(self.current, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(maximum.is_none_or(|max| desired <= max))
+    }
+}
+
+/// Hooks for the benchmark (`bench/`): what the host does per request, measured alone.
+impl Host {
+    /// The ids of the app's components.
+    pub fn component_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.shared.components.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// The most linear memory (bytes) one instance of `component` has had so far.
+    pub fn peak_memory(&self, component: &str) -> Option<usize> {
+        self.shared
+            .components
+            .get(component)
+            .map(|c| c.peak_memory.load(Ordering::Relaxed))
+    }
+
+    /// How many outbound Redis commands instances of `component` have sent so far.
+    pub fn redis_commands(&self, component: &str) -> Option<u64> {
+        self.shared
+            .components
+            .get(component)
+            .map(|c| c.redis_commands.load(Ordering::Relaxed))
+    }
+
+    /// Instantiates `component` `n` times the way a request or message does (a new
+    /// `Store`, then instantiation from the pre-instantiated component) without calling
+    /// it, and returns how long each took.
+    pub async fn instantiation_times(&self, component: &str, n: usize) -> Result<Vec<Duration>> {
+        let c = self
+            .shared
+            .components
+            .get(component)
+            .cloned()
+            .ok_or_else(|| anyhow!("unknown component `{component}`"))?;
+        let http = self
+            .shared
+            .app
+            .http_routes
+            .iter()
+            .any(|r| r.component == component);
+        // The Redis trigger builds its pre-instantiation once per subscription.
+        let redis_pre = if http {
+            None
+        } else {
+            Some(RedisComponentPre::new(c.pre.clone())?)
+        };
+        let mut times = Vec::with_capacity(n);
+        for _ in 0..n {
+            let started = Instant::now();
+            let mut store = new_store(&self.shared, &c);
+            match &redis_pre {
+                None => {
+                    proxy_pre(&c)?.instantiate_async(&mut store).await?;
+                }
+                Some(pre) => {
+                    pre.instantiate_async(&mut store).await?;
+                }
+            }
+            times.push(started.elapsed());
+            drop(store);
+        }
+        Ok(times)
+    }
 }

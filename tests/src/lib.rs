@@ -4,8 +4,10 @@
 pub mod build;
 pub mod fakes;
 pub mod host;
+mod http_pool;
 pub mod logs;
 pub mod manifest;
 pub mod outbound;
 pub mod redis_server;
 mod spin_impl;
+pub mod suite_logs;

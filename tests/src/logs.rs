@@ -13,11 +13,26 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 const CAP: usize = 32 * 1024 * 1024;
 
 /// Everything the components of one host printed, by component id (`host` for the host's
-/// own notes, such as refused outbound requests).
-#[derive(Clone, Default)]
+/// own notes, such as refused outbound requests). When the suite collects logs
+/// ([`suite_logs`](crate::suite_logs)), everything also goes to a file per component.
+#[derive(Clone)]
 pub struct LogBook {
-    inner: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
+    inner: Arc<Mutex<BTreeMap<String, Captured>>>,
     echo: bool,
+    /// This book's number in the process, for its file names.
+    number: u64,
+}
+
+#[derive(Default)]
+struct Captured {
+    bytes: Vec<u8>,
+    file: Option<std::fs::File>,
+}
+
+impl Default for LogBook {
+    fn default() -> Self {
+        LogBook::new(false)
+    }
 }
 
 impl LogBook {
@@ -26,18 +41,28 @@ impl LogBook {
         LogBook {
             inner: Arc::default(),
             echo,
+            number: crate::suite_logs::next_host(),
         }
     }
 
     pub fn append(&self, component: &str, bytes: &[u8]) {
+        use std::io::Write;
         if self.echo {
-            use std::io::Write;
             let _ = io::stderr().write_all(bytes);
         }
         let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let buf = map.entry(component.to_owned()).or_default();
-        if buf.len() + bytes.len() <= CAP {
-            buf.extend_from_slice(bytes);
+        let captured = map.entry(component.to_owned()).or_insert_with(|| Captured {
+            bytes: Vec::new(),
+            file: crate::suite_logs::log_file(self.number, component),
+        });
+        if captured.bytes.len() + bytes.len() <= CAP {
+            captured.bytes.extend_from_slice(bytes);
+        }
+        // The whole output, past the cap too: the redaction check reads every byte.
+        if let Some(f) = captured.file.as_mut()
+            && let Err(e) = f.write_all(bytes)
+        {
+            panic!("cannot write the suite's test logs: {e}");
         }
     }
 
@@ -50,7 +75,7 @@ impl LogBook {
     pub fn of(&self, component: &str) -> String {
         let map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         map.get(component)
-            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .map(|c| String::from_utf8_lossy(&c.bytes).into_owned())
             .unwrap_or_default()
     }
 
@@ -58,7 +83,7 @@ impl LogBook {
     pub fn all(&self) -> String {
         let map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         map.values()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .map(|c| String::from_utf8_lossy(&c.bytes).into_owned())
             .collect::<Vec<_>>()
             .join("")
     }

@@ -1,4 +1,6 @@
-//! A private `redis-server` per test on a free loopback port, nothing kept on disk.
+//! A private `redis-server` per test on a free loopback port: by default nothing kept on
+//! disk; [`RedisServer::start_persistent`] keeps an append-only file (fsync on every
+//! write), as a production Redis must, so a kill and restart loses nothing.
 
 use anyhow::{Context, Result, bail};
 use std::process::{Child, Command, Stdio};
@@ -8,12 +10,23 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: std::path::PathBuf,
+    persistent: bool,
 }
 
 impl RedisServer {
     /// Starts one and waits until it answers PING. Fails with a clear message when
     /// `redis-server` is not installed: tests never skip silently.
     pub fn start() -> Result<RedisServer> {
+        Self::start_with(false)
+    }
+
+    /// Like [`start`](Self::start), with `appendonly yes` and `appendfsync always`: every
+    /// acknowledged write survives [`kill`](Self::kill) and [`restart`](Self::restart).
+    pub fn start_persistent() -> Result<RedisServer> {
+        Self::start_with(true)
+    }
+
+    fn start_with(persistent: bool) -> Result<RedisServer> {
         let dir = std::env::temp_dir().join(format!("gcal-redis-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir)?;
         let mut last = None;
@@ -23,6 +36,7 @@ impl RedisServer {
                 child: None,
                 port,
                 dir: dir.clone(),
+                persistent,
             };
             match s.spawn() {
                 Ok(()) => return Ok(s),
@@ -35,7 +49,12 @@ impl RedisServer {
     fn spawn(&mut self) -> Result<()> {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(["--save", ""])
+            .args(if self.persistent {
+                ["--appendonly", "yes", "--appendfsync", "always"]
+            } else {
+                ["--appendonly", "no", "--appendfsync", "everysec"]
+            })
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())
@@ -89,7 +108,7 @@ impl RedisServer {
         Ok(redis::Client::open(self.url())?.get_connection_with_timeout(Duration::from_secs(2))?)
     }
 
-    /// Kills the server (to test Redis being down).
+    /// Kills the server with SIGKILL (to test Redis being down; nothing is flushed).
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();

@@ -4,7 +4,10 @@
 
 use crate::host::State;
 use redis::aio::MultiplexedConnection;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tokio::task::JoinHandle;
 use wasmtime::component::Resource;
 
 wasmtime::component::bindgen!({
@@ -18,8 +21,74 @@ wasmtime::component::bindgen!({
 pub use fermyon::spin2_0_0::redis::{Error as RedisError, RedisParameter, RedisResult};
 use fermyon::spin2_0_0::variables::Error as VariableError;
 
-/// An open outbound Redis connection of one guest.
-pub struct RedisConnection(MultiplexedConnection);
+/// An open outbound Redis connection of one guest: a handle on the host's shared
+/// connection to that address.
+pub struct RedisConnection {
+    conn: MultiplexedConnection,
+    address: String,
+    generation: u64,
+}
+
+/// The host's outbound Redis connections, one multiplexed connection per address shared
+/// by every guest, so a request does not pay a TCP connect and handshake. Redis commands
+/// on one connection are independent here: guests use no `SELECT`, `MULTI` or
+/// subscriptions on outbound connections (Spin's outbound Redis offers no pub/sub).
+/// A connection whose reader task has ended (the server closed it) or whose command
+/// failed at the connection level is replaced on the next `open`.
+#[derive(Default)]
+pub struct RedisPool {
+    conns: tokio::sync::Mutex<HashMap<String, Pooled>>,
+    generations: AtomicU64,
+}
+
+struct Pooled {
+    conn: MultiplexedConnection,
+    /// Drives the connection; it ends when the connection breaks.
+    driver: JoinHandle<()>,
+    generation: u64,
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+impl RedisPool {
+    async fn get(&self, address: &str) -> Result<(MultiplexedConnection, u64), RedisError> {
+        // Held while connecting, so that concurrent guests wait for one connect.
+        let mut conns = self.conns.lock().await;
+        if let Some(p) = conns.get(address)
+            && !p.driver.is_finished()
+        {
+            return Ok((p.conn.clone(), p.generation));
+        }
+        conns.remove(address);
+        let client = redis::Client::open(address).map_err(|_| RedisError::InvalidAddress)?;
+        let (conn, driver) = timed(client.create_multiplexed_tokio_connection()).await?;
+        let generation = self.generations.fetch_add(1, Ordering::Relaxed);
+        conns.insert(
+            address.to_owned(),
+            Pooled {
+                conn: conn.clone(),
+                driver: tokio::spawn(driver),
+                generation,
+            },
+        );
+        Ok((conn, generation))
+    }
+
+    /// Forgets the connection a failed command used (if it is still the current one).
+    async fn discard(&self, address: &str, generation: u64) {
+        let mut conns = self.conns.lock().await;
+        if conns
+            .get(address)
+            .is_some_and(|p| p.generation == generation)
+        {
+            conns.remove(address);
+        }
+    }
+}
 
 /// How long one Redis connect or command may take before the guest gets an error.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(5);
@@ -61,11 +130,40 @@ async fn timed<T>(
 }
 
 impl State {
-    fn conn(&self, r: &Resource<RedisConnection>) -> Result<MultiplexedConnection, RedisError> {
-        self.table
+    /// Runs one command on the guest's connection. Failures of the connection itself
+    /// (I/O, a dropped connection, a timeout) retire the shared connection, so the next
+    /// `open` connects again; a guest never gets a connection known to be broken.
+    async fn query<T: redis::FromRedisValue>(
+        &mut self,
+        r: &Resource<RedisConnection>,
+        cmd: &redis::Cmd,
+    ) -> Result<T, RedisError> {
+        let (mut conn, address, generation) = self
+            .table
             .get(r)
-            .map(|c| c.0.clone())
-            .map_err(|e| other(format!("bad connection handle: {e}")))
+            .map(|c| (c.conn.clone(), c.address.clone(), c.generation))
+            .map_err(|e| other(format!("bad connection handle: {e}")))?;
+        self.redis_commands.fetch_add(1, Ordering::Relaxed);
+        let result = tokio::time::timeout(REDIS_TIMEOUT, cmd.query_async::<T>(&mut conn)).await;
+        let broken = match &result {
+            Ok(Ok(_)) => false,
+            Ok(Err(e)) => {
+                e.is_io_error()
+                    || e.is_connection_dropped()
+                    || e.is_unrecoverable_error()
+                    || e.is_timeout()
+            }
+            Err(_) => true,
+        };
+        if broken {
+            self.redis_pool.discard(&address, generation).await;
+        }
+        match result {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) if e.kind() == redis::ErrorKind::TypeError => Err(RedisError::TypeError),
+            Ok(Err(e)) => Err(other(e)),
+            Err(_) => Err(RedisError::Other("timed out".into())),
+        }
     }
 }
 
@@ -102,11 +200,13 @@ impl fermyon::spin2_0_0::redis::HostConnection for State {
             ));
             return Err(RedisError::InvalidAddress);
         }
-        let client =
-            redis::Client::open(address.as_str()).map_err(|_| RedisError::InvalidAddress)?;
-        let conn = timed(client.get_multiplexed_async_connection()).await?;
+        let (conn, generation) = self.redis_pool.get(&address).await?;
         self.table
-            .push(RedisConnection(conn))
+            .push(RedisConnection {
+                conn,
+                address,
+                generation,
+            })
             .map_err(|_| RedisError::TooManyConnections)
     }
 
@@ -116,15 +216,8 @@ impl fermyon::spin2_0_0::redis::HostConnection for State {
         channel: String,
         payload: Vec<u8>,
     ) -> Result<(), RedisError> {
-        let mut conn = self.conn(&c)?;
-        timed(
-            redis::cmd("PUBLISH")
-                .arg(channel)
-                .arg(payload)
-                .query_async::<i64>(&mut conn),
-        )
-        .await
-        .map(|_| ())
+        let cmd = redis::cmd("PUBLISH").arg(channel).arg(payload).clone();
+        self.query::<i64>(&c, &cmd).await.map(|_| ())
     }
 
     async fn get(
@@ -132,8 +225,7 @@ impl fermyon::spin2_0_0::redis::HostConnection for State {
         c: Resource<RedisConnection>,
         key: String,
     ) -> Result<Option<Vec<u8>>, RedisError> {
-        let mut conn = self.conn(&c)?;
-        timed(redis::cmd("GET").arg(key).query_async(&mut conn)).await
+        self.query(&c, redis::cmd("GET").arg(key)).await
     }
 
     async fn set(
@@ -142,19 +234,12 @@ impl fermyon::spin2_0_0::redis::HostConnection for State {
         key: String,
         value: Vec<u8>,
     ) -> Result<(), RedisError> {
-        let mut conn = self.conn(&c)?;
-        timed(
-            redis::cmd("SET")
-                .arg(key)
-                .arg(value)
-                .query_async::<()>(&mut conn),
-        )
-        .await
+        self.query::<()>(&c, redis::cmd("SET").arg(key).arg(value))
+            .await
     }
 
     async fn incr(&mut self, c: Resource<RedisConnection>, key: String) -> Result<i64, RedisError> {
-        let mut conn = self.conn(&c)?;
-        timed(redis::cmd("INCR").arg(key).query_async(&mut conn)).await
+        self.query(&c, redis::cmd("INCR").arg(key)).await
     }
 
     async fn del(
@@ -162,8 +247,7 @@ impl fermyon::spin2_0_0::redis::HostConnection for State {
         c: Resource<RedisConnection>,
         keys: Vec<String>,
     ) -> Result<u32, RedisError> {
-        let mut conn = self.conn(&c)?;
-        timed(redis::cmd("DEL").arg(keys).query_async(&mut conn)).await
+        self.query(&c, redis::cmd("DEL").arg(keys)).await
     }
 
     async fn sadd(
@@ -172,14 +256,8 @@ impl fermyon::spin2_0_0::redis::HostConnection for State {
         key: String,
         values: Vec<String>,
     ) -> Result<u32, RedisError> {
-        let mut conn = self.conn(&c)?;
-        timed(
-            redis::cmd("SADD")
-                .arg(key)
-                .arg(values)
-                .query_async(&mut conn),
-        )
-        .await
+        self.query(&c, redis::cmd("SADD").arg(key).arg(values))
+            .await
     }
 
     async fn smembers(
@@ -187,8 +265,7 @@ impl fermyon::spin2_0_0::redis::HostConnection for State {
         c: Resource<RedisConnection>,
         key: String,
     ) -> Result<Vec<String>, RedisError> {
-        let mut conn = self.conn(&c)?;
-        timed(redis::cmd("SMEMBERS").arg(key).query_async(&mut conn)).await
+        self.query(&c, redis::cmd("SMEMBERS").arg(key)).await
     }
 
     async fn srem(
@@ -197,14 +274,8 @@ impl fermyon::spin2_0_0::redis::HostConnection for State {
         key: String,
         values: Vec<String>,
     ) -> Result<u32, RedisError> {
-        let mut conn = self.conn(&c)?;
-        timed(
-            redis::cmd("SREM")
-                .arg(key)
-                .arg(values)
-                .query_async(&mut conn),
-        )
-        .await
+        self.query(&c, redis::cmd("SREM").arg(key).arg(values))
+            .await
     }
 
     async fn execute(
@@ -213,7 +284,6 @@ impl fermyon::spin2_0_0::redis::HostConnection for State {
         command: String,
         arguments: Vec<RedisParameter>,
     ) -> Result<Vec<RedisResult>, RedisError> {
-        let mut conn = self.conn(&c)?;
         let mut cmd = redis::cmd(&command);
         for a in arguments {
             match a {
@@ -221,7 +291,7 @@ impl fermyon::spin2_0_0::redis::HostConnection for State {
                 RedisParameter::Binary(b) => cmd.arg(b),
             };
         }
-        let value: redis::Value = timed(cmd.query_async(&mut conn)).await?;
+        let value: redis::Value = self.query(&c, &cmd).await?;
         let mut out = Vec::new();
         flatten(value, &mut out);
         Ok(out)

@@ -150,3 +150,74 @@ impl Store for MemoryStore {
         Ok(n)
     }
 }
+
+/// A [`MemoryStore`] whose next XADD, PUBLISH, SET EX or LPUSH calls fail, as when Redis
+/// goes away in the middle of a request.
+#[cfg(test)]
+#[derive(Default)]
+pub struct Flaky {
+    pub inner: MemoryStore,
+    pub xadd: std::cell::Cell<u32>,
+    pub publish: std::cell::Cell<u32>,
+    pub set_ex: std::cell::Cell<u32>,
+    pub lpush: std::cell::Cell<u32>,
+}
+
+#[cfg(test)]
+fn take(c: &std::cell::Cell<u32>) -> Result<(), Problem> {
+    if c.get() > 0 {
+        c.set(c.get() - 1);
+        return Err(Problem::new(
+            crate::problem::Code::RedisUnavailable,
+            "redis: request failed",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+impl Store for Flaky {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+        self.inner.get(key)
+    }
+    fn set_ex(&self, key: &str, value: &[u8], ttl: u64) -> Result<(), Problem> {
+        take(&self.set_ex)?;
+        self.inner.set_ex(key, value, ttl)
+    }
+    fn set_nx_px(&self, key: &str, value: &[u8], ttl: u64) -> Result<bool, Problem> {
+        self.inner.set_nx_px(key, value, ttl)
+    }
+    fn get_del(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+        self.inner.get_del(key)
+    }
+    fn del(&self, key: &str) -> Result<(), Problem> {
+        self.inner.del(key)
+    }
+    fn del_if_eq(&self, key: &str, value: &[u8]) -> Result<(), Problem> {
+        self.inner.del_if_eq(key, value)
+    }
+    fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), Problem> {
+        take(&self.publish)?;
+        self.inner.publish(channel, payload)
+    }
+    fn xadd_capped(&self, s: &str, max: u64, f: &str, v: &[u8]) -> Result<(), Problem> {
+        take(&self.xadd)?;
+        self.inner.xadd_capped(s, max, f, v)
+    }
+    fn incr_ex(&self, key: &str, ttl: u64) -> Result<i64, Problem> {
+        self.inner.incr_ex(key, ttl)
+    }
+    fn lpush_capped(&self, key: &str, value: &[u8], max: u64) -> Result<(), Problem> {
+        take(&self.lpush)?;
+        self.inner.lpush_capped(key, value, max)
+    }
+    fn rpop(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+        self.inner.rpop(key)
+    }
+    fn rpush(&self, key: &str, value: &[u8]) -> Result<(), Problem> {
+        self.inner.rpush(key, value)
+    }
+    fn lrange(&self, key: &str, n: u64) -> Result<(Vec<Vec<u8>>, u64), Problem> {
+        self.inner.lrange(key, n)
+    }
+}

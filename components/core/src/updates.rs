@@ -26,6 +26,11 @@ pub const DLQ_MAX_LEN: u64 = 10_000;
 pub const MALFORMED: &str = "gcal:stats:malformed";
 /// A delivery claim held this long without finishing is given up (its holder died).
 const CLAIM_PENDING_MS: u64 = 60_000;
+/// A stream entry read but not acknowledged for this long is taken over by the next
+/// drain. Taking one over early cannot deliver it twice (the delivery claim decides);
+/// it only lets entries stranded by a failure (Redis gone mid-drain, a reader that died)
+/// be retried in seconds rather than minutes.
+const STALE_ENTRY_MS: u64 = 10_000;
 /// Delivered ids are remembered this long (duplicate deliveries are refused meanwhile).
 const DELIVERED_TTL_MS: u64 = 7 * 24 * 3600 * 1000;
 /// Entries per drain round, and rounds per message, so one invocation stays bounded.
@@ -162,6 +167,31 @@ fn finish(store: &dyn Store, event: &CloudEvent) {
     let _ = store.set_ex(&claim_key(&event.id), b"done", DELIVERED_TTL_MS / 1000);
 }
 
+/// Tries to record an outcome in Redis this many times (with backoff), so that a Redis
+/// restart while a delivery was on its way does not leave the claim "pending": a claim
+/// that expires would let the entry be delivered a second time.
+const RECORD_TRIES: u32 = 6;
+const RECORD_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
+
+async fn with_retries<O: Outbound>(
+    svc: &Services<'_, O>,
+    mut op: impl FnMut() -> Result<(), Problem>,
+) -> Result<(), Problem> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match op() {
+            Ok(()) => return Ok(()),
+            Err(p) if attempt >= RECORD_TRIES => return Err(p),
+            Err(_) => {
+                svc.http
+                    .sleep(crate::http::backoff(attempt, RECORD_BACKOFF))
+                    .await
+            }
+        }
+    }
+}
+
 /// Delivers to `POST /notifications` (the REST client retries with backoff); after the
 /// last try the event goes to the dead-letter list with the error.
 pub async fn deliver<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> Outcome {
@@ -172,9 +202,22 @@ pub async fn deliver<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> 
             .map_err(|e| e.to_string()),
         Err(p) => Err(p.to_string()),
     };
-    finish(svc.store, event);
     match result {
         Ok(()) => {
+            let key = claim_key(&event.id);
+            let recorded = with_retries(svc, || {
+                svc.store.set_ex(&key, b"done", DELIVERED_TTL_MS / 1000)
+            })
+            .await;
+            if recorded.is_err() {
+                // The claim expires as "pending"; the REST service's Idempotency-Key
+                // dedupes the redelivery that may follow.
+                log::emit(
+                    Level::Warn,
+                    "delivery not recorded",
+                    &[("event_id", event.id.clone().into())],
+                );
+            }
             log::emit(
                 Level::Info,
                 "notification delivered",
@@ -191,18 +234,36 @@ pub async fn deliver<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> 
                 error: error.clone(),
                 failed_at: chrono::Utc::now().to_rfc3339(),
             };
-            let pushed = svc.store.lpush_capped(
-                DLQ,
-                &serde_json::to_vec(&letter).unwrap_or_default(),
-                DLQ_MAX_LEN,
-            );
+            let letter = serde_json::to_vec(&letter).unwrap_or_default();
+            // The dead letter first, then the claim: a claim marked done without its dead
+            // letter stored would lose the event.
+            let pushed =
+                with_retries(svc, || svc.store.lpush_capped(DLQ, &letter, DLQ_MAX_LEN)).await;
+            if pushed.is_err() {
+                // Not stored: give the claim back and leave the entry to a later reader.
+                let _ = svc.store.del(&claim_key(&event.id));
+                log::emit(
+                    Level::Error,
+                    "notification failed and could not be dead-lettered; left for a retry",
+                    &[
+                        ("event_id", event.id.clone().into()),
+                        ("error", error.into()),
+                    ],
+                );
+                return Outcome::InFlight;
+            }
+            let key = claim_key(&event.id);
+            let _ = with_retries(svc, || {
+                svc.store.set_ex(&key, b"done", DELIVERED_TTL_MS / 1000)
+            })
+            .await;
             log::emit(
                 Level::Error,
                 "notification dead-lettered",
                 &[
                     ("event_id", event.id.clone().into()),
                     ("error", error.into()),
-                    ("stored", pushed.is_ok().into()),
+                    ("stored", true.into()),
                 ],
             );
             Outcome::DeadLettered
@@ -220,7 +281,7 @@ pub async fn drain<O: Outbound, S: Stream + ?Sized>(
     let mut handled = 0;
     for round in 0..MAX_ROUNDS {
         let mut batch = if round == 0 {
-            stream.claim_stale(STREAM, GROUP, CONSUMER, CLAIM_PENDING_MS, BATCH)?
+            stream.claim_stale(STREAM, GROUP, CONSUMER, STALE_ENTRY_MS, BATCH)?
         } else {
             Vec::new()
         };
@@ -537,6 +598,75 @@ mod tests {
         assert!(matches!(claim(&s, &e), Claim::Pending));
         finish(&s, &e);
         assert!(matches!(claim(&s, &e), Claim::Done));
+    }
+
+    #[test]
+    fn a_failed_delivery_is_dead_lettered_before_its_claim_is_done() {
+        let vars = vars();
+        let user = UserId::parse("u1").unwrap();
+        let e = CloudEvent::new(EventType::EventCreated, &user, json!({}));
+        let mut vars = vars;
+        vars.insert("rest_service_url".into(), "http://rest".into());
+        // The REST service refuses every try, and Redis refuses the dead letter every time.
+        let s = crate::store::Flaky::default();
+        s.lpush.set(u32::MAX);
+        let http = crate::rest::tests::Scripted::default()
+            .answer(503, "")
+            .answer(503, "")
+            .answer(503, "");
+        let svc = Services {
+            vars: &vars,
+            http: &http,
+            store: &s,
+        };
+        let outcome = crate::rest::tests::block(handle(&svc, &e));
+        // Not lost: the claim is given back and the stream entry stays for a retry.
+        assert_eq!(outcome, Outcome::InFlight);
+        assert_eq!(s.get(&claim_key(&e.id)).unwrap(), None);
+
+        // With the dead letter stored, the claim is done.
+        let s = crate::store::Flaky::default();
+        s.lpush.set(2);
+        let http = crate::rest::tests::Scripted::default()
+            .answer(503, "")
+            .answer(503, "")
+            .answer(503, "");
+        let svc = Services {
+            vars: &vars,
+            http: &http,
+            store: &s,
+        };
+        let outcome = crate::rest::tests::block(handle(&svc, &e));
+        assert_eq!(outcome, Outcome::DeadLettered);
+        assert_eq!(s.lrange(DLQ, 10).unwrap().1, 1);
+        assert_eq!(
+            s.get(&claim_key(&e.id)).unwrap().as_deref(),
+            Some(&b"done"[..])
+        );
+    }
+
+    #[test]
+    fn a_delivery_is_recorded_even_if_redis_fails_for_a_moment() {
+        let mut vars = vars();
+        vars.insert("rest_service_url".into(), "http://rest".into());
+        let user = UserId::parse("u1").unwrap();
+        let e = CloudEvent::new(EventType::EventCreated, &user, json!({}));
+        let s = crate::store::Flaky::default();
+        s.set_ex.set(3);
+        let http = crate::rest::tests::Scripted::default().answer(202, "{}");
+        let svc = Services {
+            vars: &vars,
+            http: &http,
+            store: &s,
+        };
+        assert_eq!(
+            crate::rest::tests::block(handle(&svc, &e)),
+            Outcome::Delivered
+        );
+        assert_eq!(
+            s.get(&claim_key(&e.id)).unwrap().as_deref(),
+            Some(&b"done"[..])
+        );
     }
 
     fn changed() -> CloudEvent {

@@ -42,7 +42,8 @@ pub use calendar::{
 
 use self::calendar::ApiError;
 use super::server::{Incoming, Outcome, Server, parse_form, send_request};
-use super::{ALNUM, Fault, Faults, Recorded, random_string};
+use super::{ALNUM, Chaos, Fault, Faults, Recorded, random_string};
+use crate::suite_logs;
 
 /// Account used when the authorization request names none and no override is set.
 pub const DEFAULT_ACCOUNT: &str = "fake.user@example.com";
@@ -260,6 +261,7 @@ struct State {
     last_issued: Option<IssuedTokens>,
     api_calls: usize,
     store: calendar::Store,
+    chaos: Option<Chaos>,
 }
 
 /// Fake Google on loopback. See the module docs.
@@ -476,8 +478,25 @@ async fn handle(state: Arc<Mutex<State>>, req: Incoming) -> Outcome {
         if s.down {
             return Outcome::Respond(fault_response(route, &Fault::Status(503)));
         }
-        s.faults.take(&fault_chain(route))
+        match s.faults.take(&fault_chain(route)) {
+            Some(fault) => (std::time::Duration::ZERO, Some(fault)),
+            None => s
+                .chaos
+                .as_mut()
+                .map_or((std::time::Duration::ZERO, None), |c| {
+                    c.decide(&[
+                        Fault::Status(500),
+                        Fault::Status(503),
+                        Fault::Status(429),
+                        Fault::RateLimit403,
+                    ])
+                }),
+        }
     };
+    let (delay, fault) = fault;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     match fault {
         None => {}
         Some(Fault::Drop) => return Outcome::Drop,
@@ -699,6 +718,7 @@ impl State {
         let scope = scopes.join(" ");
 
         let code = format!("4/0A{}", random_string(ALNUM, 70));
+        suite_logs::record_secret(suite_logs::AUTHORIZATION_CODE, &code);
         self.last_challenge = Some(request.challenge.clone());
         self.codes.insert(
             code.clone(),
@@ -906,6 +926,7 @@ impl State {
         let redirect_uri = required("redirect_uri")?;
         let verifier = params.get("code_verifier").copied();
         if let Some(verifier) = verifier {
+            suite_logs::record_secret(suite_logs::PKCE_VERIFIER, verifier);
             self.last_verifier = Some(verifier.to_owned());
         }
         let bad = || OAuthError::invalid_grant("Bad Request");
@@ -933,6 +954,7 @@ impl State {
         let scopes = grant.scopes.clone();
         let refresh = grant.with_refresh.then(|| {
             let token = format!("1//0{}", random_string(ALNUM, 100));
+            suite_logs::record_secret(suite_logs::REFRESH_TOKEN, &token);
             self.refresh.insert(
                 token.clone(),
                 RefreshToken {
@@ -1032,6 +1054,7 @@ impl State {
         refresh: Option<String>,
     ) -> String {
         let token = format!("ya29.a0{}", random_string(ALNUM, 120));
+        suite_logs::record_secret(suite_logs::ACCESS_TOKEN, &token);
         self.access.insert(
             token.clone(),
             AccessToken {
@@ -1047,6 +1070,7 @@ impl State {
 
     fn issue_refresh(&mut self, account: &str, scopes: Vec<String>) -> (String, String) {
         let refresh = format!("1//0{}", random_string(ALNUM, 100));
+        suite_logs::record_secret(suite_logs::REFRESH_TOKEN, &refresh);
         self.refresh.insert(
             refresh.clone(),
             RefreshToken {
@@ -1230,6 +1254,7 @@ impl FakeGoogle {
             last_issued: None,
             api_calls: 0,
             store: calendar::Store::default(),
+            chaos: None,
         }));
         let shared = state.clone();
         let server = Server::start(move |req| handle(shared.clone(), req)).await?;
@@ -1273,6 +1298,24 @@ impl FakeGoogle {
         lock(&self.state).down = down;
     }
 
+    /// From now on every request waits up to `max_latency`, and about `rate` of them are
+    /// answered 500, 503, 429 or 403 `rateLimitExceeded` (Google's error bodies; OAuth
+    /// errors on the OAuth endpoints) without being handled. Reproducible: the choices
+    /// come from an RNG seeded with `seed`.
+    pub fn set_chaos(&self, rate: f64, max_latency: std::time::Duration, seed: u64) {
+        lock(&self.state).chaos = Some(Chaos::new(rate, max_latency, seed));
+    }
+
+    /// Ends [`set_chaos`](Self::set_chaos).
+    pub fn clear_chaos(&self) {
+        lock(&self.state).chaos = None;
+    }
+
+    /// Errors injected by chaos so far (since the last `set_chaos`).
+    pub fn chaos_injected(&self) -> u64 {
+        lock(&self.state).chaos.as_ref().map_or(0, |c| c.injected)
+    }
+
     /// Number of requests received under `/calendar/v3` (faulted ones included).
     pub fn api_calls(&self) -> usize {
         lock(&self.state).api_calls
@@ -1282,6 +1325,7 @@ impl FakeGoogle {
 
     /// Registers an OAuth client, or adds a redirect URI to it (the secret is replaced).
     pub fn register_client(&self, client_id: &str, client_secret: &str, redirect_uri: &str) {
+        suite_logs::record_secret(suite_logs::CLIENT_SECRET, client_secret);
         let mut state = lock(&self.state);
         let client = state
             .clients

@@ -12,7 +12,11 @@
 //!   takes the first queued fault of its most specific route, then of any broader group
 //!   it belongs to, then of `Route::Any`;
 //! - `set_down(true)` answers every request 503 until `set_down(false)`; it takes
-//!   precedence over queued faults and does not consume them.
+//!   precedence over queued faults and does not consume them;
+//! - `set_chaos(rate, max_latency, seed)` (for load tests) delays every request by a
+//!   random time up to `max_latency` and answers about `rate` of them with one of the
+//!   service's usual transient errors (5xx, 429) instead of handling them. The random
+//!   choices come from a seeded RNG; queued faults and `set_down` take precedence.
 
 pub mod google;
 pub mod rest;
@@ -148,6 +152,43 @@ impl<R: Hash + Eq + Copy> Faults<R> {
 
     fn clear(&mut self) {
         self.queues.clear();
+    }
+}
+
+/// Random latency and transient errors for load tests (see the module docs).
+#[derive(Debug)]
+struct Chaos {
+    rate: f64,
+    max_latency: Duration,
+    rng: rand::rngs::StdRng,
+    /// Errors injected so far.
+    injected: u64,
+}
+
+impl Chaos {
+    fn new(rate: f64, max_latency: Duration, seed: u64) -> Chaos {
+        use rand::SeedableRng as _;
+        Chaos {
+            rate: rate.clamp(0.0, 1.0),
+            max_latency,
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
+            injected: 0,
+        }
+    }
+
+    /// For one request: how long to wait first, and the error to answer with (one of
+    /// `errors`, equally likely), if any.
+    fn decide(&mut self, errors: &[Fault]) -> (Duration, Option<Fault>) {
+        use rand::Rng as _;
+        let max = u64::try_from(self.max_latency.as_micros()).unwrap_or(u64::MAX);
+        let delay = Duration::from_micros(self.rng.random_range(0..=max));
+        let fault = if !errors.is_empty() && self.rng.random_bool(self.rate) {
+            self.injected += 1;
+            Some(errors[self.rng.random_range(0..errors.len())].clone())
+        } else {
+            None
+        };
+        (delay, fault)
     }
 }
 

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
@@ -16,7 +17,7 @@ use http::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
 use super::server::{Incoming, Outcome, Server};
-use super::{Fault, Faults, Recorded};
+use super::{Chaos, Fault, Faults, Recorded};
 
 /// Endpoint groups of the REST fake, for fault injection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,6 +65,7 @@ struct State {
     /// Distinct notification ids in first-received order.
     notification_ids: Vec<String>,
     deliveries: HashMap<String, usize>,
+    chaos: Option<Chaos>,
 }
 
 /// Fake REST user-data service on loopback. See the module docs.
@@ -91,6 +93,7 @@ impl FakeRest {
             notifications: Vec::new(),
             notification_ids: Vec::new(),
             deliveries: HashMap::new(),
+            chaos: None,
         }));
         let shared = state.clone();
         let server = Server::start(move |req| handle(shared.clone(), req)).await?;
@@ -131,8 +134,28 @@ impl FakeRest {
         lock(&self.state).down = down;
     }
 
+    /// From now on every request waits up to `max_latency`, and about `rate` of them are
+    /// answered 500, 502, 503 or 429 (the service's error bodies) without being handled.
+    /// Reproducible: the choices come from an RNG seeded with `seed`.
+    pub fn set_chaos(&self, rate: f64, max_latency: std::time::Duration, seed: u64) {
+        lock(&self.state).chaos = Some(Chaos::new(rate, max_latency, seed));
+    }
+
+    /// Ends [`set_chaos`](Self::set_chaos).
+    pub fn clear_chaos(&self) {
+        lock(&self.state).chaos = None;
+    }
+
+    /// Errors injected by chaos so far (since the last `set_chaos`).
+    pub fn chaos_injected(&self) -> u64 {
+        lock(&self.state).chaos.as_ref().map_or(0, |c| c.injected)
+    }
+
     /// When set, every request must carry `Authorization: Bearer <token>`, else 401.
     pub fn require_token(&self, token: Option<String>) {
+        if let Some(t) = &token {
+            crate::suite_logs::record_secret(crate::suite_logs::REST_TOKEN, t);
+        }
         lock(&self.state).token = token;
     }
 
@@ -213,8 +236,22 @@ async fn handle(state: Arc<Mutex<State>>, req: Incoming) -> Outcome {
             Some(route) => &[route, Route::Any],
             None => &[Route::Any],
         };
-        s.faults.take(routes)
+        match s.faults.take(routes) {
+            Some(fault) => (Duration::ZERO, Some(fault)),
+            None => s.chaos.as_mut().map_or((Duration::ZERO, None), |c| {
+                c.decide(&[
+                    Fault::Status(500),
+                    Fault::Status(502),
+                    Fault::Status(503),
+                    Fault::Status(429),
+                ])
+            }),
+        }
     };
+    let (delay, fault) = fault;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     match fault {
         None => {}
         Some(Fault::Drop) => return Outcome::Drop,
