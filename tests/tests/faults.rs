@@ -22,7 +22,7 @@
 
 mod common;
 
-use common::{API_TOKEN, CLIENT_ID, CLIENT_SECRET};
+use common::{API_TOKEN, Api, CLIENT_ID, CLIENT_SECRET};
 use gcal_tests::fakes::rest::Route as RestRoute;
 use gcal_tests::fakes::{FakeGoogle, FakeRest, Fault};
 use gcal_tests::host::Host;
@@ -31,6 +31,7 @@ use rand::{Rng as _, SeedableRng as _};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Debug;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -66,12 +67,6 @@ impl App {
         self.host.url(path)
     }
 
-    fn authed(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, self.url(path))
-            .bearer_auth(API_TOKEN)
-    }
-
     fn redis(&self) -> redis::Connection {
         self.redis
             .lock()
@@ -105,6 +100,26 @@ struct Answer {
     body: Value,
 }
 
+impl Api for App {
+    fn authed(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(API_TOKEN)
+    }
+}
+
+impl Tally {
+    /// What went wrong for the clients, by kind: each list must stay empty.
+    fn failures(&self) -> [(&'static str, &[String]); 4] {
+        [
+            ("answers without a problem body", &self.bare),
+            ("requests without an answer", &self.transport),
+            ("unexpected answers", &self.unexpected),
+            ("creates that never succeeded", &self.abandoned),
+        ]
+    }
+}
+
 impl App {
     /// Sends, reads, checks the body of error answers, and counts.
     async fn send(
@@ -121,12 +136,7 @@ impl App {
             }
         };
         let status = resp.status().as_u16();
-        let content_type = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
+        let content_type = common::content_type(&resp);
         let text = match resp.text().await {
             Ok(t) => t,
             Err(e) => {
@@ -318,14 +328,7 @@ fn rss_bytes() -> u64 {
 async fn connect(app: &App, user: &str) {
     app.rest
         .add_user(user, Some(&format!("{user}@example.com")), None);
-    let begun: Value = app
-        .authed(Method::GET, &format!("/auth/url/{user}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let begun = common::ok_json(app.authed(Method::GET, &format!("/auth/url/{user}"))).await;
     let consent = app
         .google
         .consent(begun["auth_url"].as_str().expect("auth_url"))
@@ -352,6 +355,34 @@ fn created_deliveries(rest: &FakeRest) -> BTreeMap<String, usize> {
         }
     }
     out
+}
+
+/// Created events not notified exactly once: (id, deliveries).
+fn not_once(created: &BTreeMap<String, String>, rest: &FakeRest) -> Vec<(String, usize)> {
+    let deliveries = created_deliveries(rest);
+    created
+        .keys()
+        .map(|id| (id.clone(), deliveries.get(id).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n != 1)
+        .collect()
+}
+
+/// The first few of `items`, and how many more there are.
+fn some<T: Debug>(items: &[T]) -> String {
+    const SHOWN: usize = 20;
+    let more = items.len().saturating_sub(SHOWN);
+    let shown = &items[..items.len().min(SHOWN)];
+    if more == 0 {
+        format!("{shown:?}")
+    } else {
+        format!("{shown:?} and {more} more")
+    }
+}
+
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// Creates one more event (no faults now): its message wakes the updates component,
@@ -399,21 +430,36 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
     run_load(&app, &tally, 0, WARMUP_REQUESTS).await;
     {
         let t = tally.lock().unwrap();
-        assert!(
-            t.bare.is_empty() && t.transport.is_empty() && t.unexpected.is_empty(),
-            "the warm-up already failed: {:?} {:?} {:?}",
-            t.bare,
-            t.transport,
-            t.unexpected
-        );
+        for (what, list) in t.failures() {
+            assert!(
+                list.is_empty(),
+                "the warm-up already failed: {what}: {list:#?}"
+            );
+        }
         assert_eq!(t.statuses.keys().copied().collect::<Vec<_>>(), [200, 201]);
     }
-    let warm_created = tally.lock().unwrap().created.len();
+    // Every warm-up event notified (how often is checked at the end, with the rest).
+    let warm_created = tally.lock().unwrap().created.clone();
     let delivered = common::eventually(Duration::from_secs(20), || {
-        created_deliveries(&app.rest).len() >= warm_created
+        not_once(&warm_created, &app.rest)
+            .iter()
+            .all(|(_, n)| *n > 0)
     })
     .await;
-    assert!(delivered, "the warm-up's notifications were not delivered");
+    if !delivered {
+        let missing: Vec<String> = not_once(&warm_created, &app.rest)
+            .into_iter()
+            .filter(|(_, n)| *n == 0)
+            .map(|(id, _)| id)
+            .collect();
+        panic!(
+            "{} of {} warm-up events got no calendar.event.created notification within 20 s: \
+             {}",
+            missing.len(),
+            warm_created.len(),
+            some(&missing)
+        );
+    }
     let baseline = rss_bytes();
 
     // ---- the faulty run
@@ -468,27 +514,11 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
             t.codes
         );
         assert!(t.create_retries > 0);
-        // No error answer without a problem body, no request without an answer.
-        assert!(
-            t.bare.is_empty(),
-            "answers without a problem body: {:#?}",
-            t.bare
-        );
-        assert!(
-            t.transport.is_empty(),
-            "requests without an answer: {:#?}",
-            t.transport
-        );
-        assert!(
-            t.unexpected.is_empty(),
-            "unexpected answers: {:#?}",
-            t.unexpected
-        );
-        assert!(
-            t.abandoned.is_empty(),
-            "creates that never succeeded: {:?}",
-            t.abandoned
-        );
+        // No error answer without a problem body, no request without an answer, no
+        // answer of the wrong kind, no create given up.
+        for (what, list) in t.failures() {
+            assert!(list.is_empty(), "{what}: {list:#?}");
+        }
     }
     // The host never answered for a component: no trap, no timeout, no error result.
     let host_notes = app.host.logs().of("host");
@@ -562,14 +592,10 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
             .query::<usize>(&mut c)
             .unwrap()
     };
-    let mut settled = false;
+    let mut stranded: Vec<String> = Vec::new();
     for _ in 0..40 {
         let created = tally.lock().unwrap().created.clone();
         let deliveries = created_deliveries(&app.rest);
-        let undelivered: BTreeSet<&String> = created
-            .keys()
-            .filter(|id| !deliveries.contains_key(*id))
-            .collect();
         let mut c = app.redis();
         let lettered: Vec<String> = redis::cmd("LRANGE")
             .arg("gcal:dlq")
@@ -584,8 +610,12 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
             .filter_map(|l| l["event"]["data"]["event_id"].as_str().map(str::to_owned))
             .collect();
         // Settled when each created event was delivered or is a dead letter.
-        if undelivered.iter().all(|id| lettered.contains(*id)) {
-            settled = true;
+        stranded = created
+            .keys()
+            .filter(|id| !deliveries.contains_key(*id) && !lettered.contains(*id))
+            .cloned()
+            .collect();
+        if stranded.is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -593,21 +623,17 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
         n += 1;
     }
     assert!(
-        settled,
-        "the stream was not drained: {}",
-        app.host.logs().of("updates")
+        stranded.is_empty(),
+        "the stream was not drained: {} created events neither notified nor dead-lettered: \
+         {}\nthe updates component's last lines:\n{}",
+        stranded.len(),
+        some(&stranded),
+        tail(&app.host.logs().of("updates"), 40)
     );
 
     // Dead letters: counted, then replayed until none is left.
     let letters = dead_letters(&app);
-    let listed: Value = app
-        .authed(Method::GET, "/admin/dlq")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = common::dead_letters(&app).await;
     assert_eq!(listed["length"], letters, "{listed}");
     assert!(
         letters > 0,
@@ -615,14 +641,7 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
     );
     let mut replayed = 0;
     for _ in 0..10 {
-        let r: Value = app
-            .authed(Method::POST, "/admin/dlq/replay")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r = common::replay_dead_letters(&app).await;
         replayed += r["replayed"].as_u64().unwrap_or(0);
         if r["remaining"] == 0 {
             break;
@@ -633,16 +652,13 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
 
     let created: BTreeMap<String, String> = tally.lock().unwrap().created.clone();
     let deliveries = created_deliveries(&app.rest);
-    let wrong: Vec<(String, usize)> = created
-        .keys()
-        .map(|id| (id.clone(), deliveries.get(id).copied().unwrap_or(0)))
-        .filter(|(_, n)| *n != 1)
-        .collect();
+    let wrong = not_once(&created, &app.rest);
     assert!(
         wrong.is_empty(),
-        "{} of {} created events were not notified exactly once (id, deliveries): {wrong:?}",
+        "{} of {} created events were not notified exactly once (id, deliveries): {}",
         wrong.len(),
-        created.len()
+        created.len(),
+        some(&wrong)
     );
     let strangers: Vec<&String> = deliveries
         .keys()
@@ -650,7 +666,8 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
         .collect();
     assert!(
         strangers.is_empty(),
-        "notified events nobody created: {strangers:?}"
+        "notified events nobody created: {}",
+        some(&strangers)
     );
     // Nothing else was delivered twice either (updates carry their own ids).
     let mut ids: BTreeMap<String, usize> = BTreeMap::new();
@@ -659,7 +676,11 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
             .or_default() += 1;
     }
     let twice: Vec<_> = ids.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "notifications delivered twice: {twice:?}");
+    assert!(
+        twice.is_empty(),
+        "notifications delivered twice: {}",
+        some(&twice)
+    );
 
     // ---- memory: back near the warm-up baseline
     let settled_rss = {

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{TestApp, config, eventually, problem};
+use common::{TestApp, config, dead_letters, eventually, problem, replay_dead_letters};
 use gcal_tests::fakes::Fault;
 use gcal_tests::fakes::rest::Route as RestRoute;
 use gcal_tests::host::Host;
@@ -345,38 +345,19 @@ async fn undeliverable_events_are_dead_lettered_and_replayed_once_rest_is_back()
 
     let unauthorized = app.http.get(app.url("/admin/dlq")).send().await.unwrap();
     assert_eq!(problem(unauthorized).await.0, 401);
-    let listed: Value = app
-        .authed(Method::GET, "/admin/dlq")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = dead_letters(&app).await;
     assert_eq!(listed["length"], 1);
     assert_eq!(listed["entries"][0], letter);
 
     // Replay while REST is still down: it goes back on the list.
-    let r = app
-        .authed(Method::POST, "/admin/dlq/replay")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let still: Value = r.json().await.unwrap();
+    let still = replay_dead_letters(&app).await;
     assert_eq!(still["replayed"], 0, "{still}");
     assert_eq!(still["remaining"], 1, "{still}");
     assert!(still["error"].is_string(), "{still}");
     assert_eq!(app.rest.delivery_count(&id), 0);
 
     app.rest.set_down(false);
-    let r = app
-        .authed(Method::POST, "/admin/dlq/replay")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let replayed: Value = r.json().await.unwrap();
+    let replayed = replay_dead_letters(&app).await;
     assert_eq!(
         replayed,
         json!({"replayed": 1, "remaining": 0, "error": null})
@@ -386,25 +367,11 @@ async fn undeliverable_events_are_dead_lettered_and_replayed_once_rest_is_back()
         delivered_of(&app, "calendar.event.created")[0],
         letter["event"]
     );
-    let listed: Value = app
-        .authed(Method::GET, "/admin/dlq")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = dead_letters(&app).await;
     assert_eq!(listed, json!({"length": 0, "entries": []}));
 
     // Replaying an empty list, or a later message, delivers nothing again.
-    let again: Value = app
-        .authed(Method::POST, "/admin/dlq/replay")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again = replay_dead_letters(&app).await;
     assert_eq!(again["replayed"], 0);
     nudge(&app, &[app.host.logs()]).await;
     assert_eq!(app.rest.delivery_count(&id), 1);

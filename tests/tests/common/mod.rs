@@ -93,6 +93,46 @@ impl TestApp {
     }
 }
 
+/// A running deployment, reached with the API token: what the shared request helpers
+/// below need (the suites' own app types implement it).
+pub trait Api {
+    fn authed(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder;
+}
+
+impl Api for TestApp {
+    fn authed(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        TestApp::authed(self, method, path)
+    }
+}
+
+/// Sends `req` and returns its JSON body, which must come with a 200.
+pub async fn ok_json(req: reqwest::RequestBuilder) -> Value {
+    let resp = req.send().await.expect("an answer");
+    let status = resp.status();
+    let text = resp.text().await.expect("a body");
+    assert_eq!(status, 200, "{text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// `GET /admin/dlq`: `{"length", "entries"}`, the newest dead letters.
+pub async fn dead_letters(app: &impl Api) -> Value {
+    ok_json(app.authed(reqwest::Method::GET, "/admin/dlq")).await
+}
+
+/// `POST /admin/dlq/replay`: `{"replayed", "remaining", "error"}`.
+pub async fn replay_dead_letters(app: &impl Api) -> Value {
+    ok_json(app.authed(reqwest::Method::POST, "/admin/dlq/replay")).await
+}
+
+/// The `content-type` of a response, `""` if it has none.
+pub fn content_type(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
 /// Polls `check` until it holds or `within` passes.
 pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + within;
@@ -110,12 +150,7 @@ pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bo
 /// A parsed problem response: status, code, whole body.
 pub async fn problem(resp: reqwest::Response) -> (u16, String, serde_json::Value) {
     let status = resp.status().as_u16();
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let ct = content_type(&resp);
     let body: serde_json::Value = resp.json().await.expect("a JSON body");
     assert_eq!(
         ct, "application/problem+json",
