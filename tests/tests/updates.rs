@@ -352,6 +352,7 @@ async fn undeliverable_events_are_dead_lettered_and_replayed_once_rest_is_back()
     // Replay while REST is still down: it goes back on the list.
     let still = replay_dead_letters(&app).await;
     assert_eq!(still["replayed"], 0, "{still}");
+    assert_eq!(still["failed"], 1, "{still}");
     assert_eq!(still["remaining"], 1, "{still}");
     assert!(still["error"].is_string(), "{still}");
     assert_eq!(app.rest.delivery_count(&id), 0);
@@ -360,7 +361,7 @@ async fn undeliverable_events_are_dead_lettered_and_replayed_once_rest_is_back()
     let replayed = replay_dead_letters(&app).await;
     assert_eq!(
         replayed,
-        json!({"replayed": 1, "remaining": 0, "error": null})
+        json!({"replayed": 1, "remaining": 0, "failed": 0, "error": null})
     );
     assert_eq!(app.rest.delivery_count(&id), 1);
     assert_eq!(
@@ -375,6 +376,68 @@ async fn undeliverable_events_are_dead_lettered_and_replayed_once_rest_is_back()
     assert_eq!(again["replayed"], 0);
     nudge(&app, &[app.host.logs()]).await;
     assert_eq!(app.rest.delivery_count(&id), 1);
+}
+
+#[tokio::test]
+async fn a_dead_letter_the_rest_service_keeps_refusing_does_not_block_the_others() {
+    let app = TestApp::start().await;
+    connect(&app, true).await;
+    app.rest.set_down(true);
+    for i in 0..3 {
+        create(&app, &format!("Refused {i}")).await;
+    }
+    let ok = eventually(WAIT, || con(&app).llen::<_, usize>(DLQ).unwrap() == 3).await;
+    assert!(ok, "not dead-lettered: {}", app.logs());
+    app.rest.set_down(false);
+
+    // The list, oldest last; the REST service refuses the oldest letter's event only.
+    let raw: Vec<Vec<u8>> = con(&app).lrange(DLQ, 0, -1).unwrap();
+    let ids: Vec<String> = raw
+        .iter()
+        .map(|r| {
+            let letter: Value = serde_json::from_slice(r).unwrap();
+            letter["event"]["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let (oldest, others) = (&ids[2], &ids[..2]);
+    app.rest.refuse_notification(oldest, 500);
+
+    let first = replay_dead_letters(&app).await;
+    assert_eq!(first["replayed"], 2, "{first}");
+    assert_eq!(first["failed"], 1, "{first}");
+    assert_eq!(first["remaining"], 1, "{first}");
+    let error = first["error"].as_str().unwrap();
+    assert!(error.contains("500"), "{first}");
+    for id in others {
+        assert_eq!(app.rest.delivery_count(id), 1, "{id}");
+    }
+    assert_eq!(app.rest.delivery_count(oldest), 0);
+    // Tried once in this replay (the REST client's three tries), not again after rotating.
+    assert_eq!(notification_attempts(&app, oldest), 3 + 3);
+    // Exactly the refused letter is left, byte for byte.
+    let left: Vec<Vec<u8>> = con(&app).lrange(DLQ, 0, -1).unwrap();
+    assert_eq!(left, vec![raw[2].clone()]);
+
+    app.rest.accept_notification(oldest);
+    let second = replay_dead_letters(&app).await;
+    assert_eq!(
+        second,
+        json!({"replayed": 1, "remaining": 0, "failed": 0, "error": null})
+    );
+    assert_eq!(con(&app).llen::<_, usize>(DLQ).unwrap(), 0);
+    let again = replay_dead_letters(&app).await;
+    assert_eq!(
+        again,
+        json!({"replayed": 0, "remaining": 0, "failed": 0, "error": null})
+    );
+    nudge(&app, &[app.host.logs()]).await;
+    for id in &ids {
+        assert_eq!(
+            app.rest.delivery_count(id),
+            1,
+            "{id} not delivered exactly once"
+        );
+    }
 }
 
 // ------------------------------------------------------------------ nothing lost, once

@@ -381,19 +381,6 @@ impl crate::store::Store for Redis {
         .map(|_| ())
     }
 
-    fn rpop(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
-        Ok(
-            match self.execute("RPOP", &[arg(key)])?.into_iter().next() {
-                Some(RedisResult::Binary(b)) => Some(b),
-                _ => None,
-            },
-        )
-    }
-
-    fn rpush(&self, key: &str, value: &[u8]) -> Result<(), Problem> {
-        self.execute("RPUSH", &[arg(key), arg(value)]).map(|_| ())
-    }
-
     fn lrange(&self, key: &str, n: u64) -> Result<(Vec<Vec<u8>>, u64), Problem> {
         let last = i64::try_from(n.max(1) - 1).unwrap_or(i64::MAX);
         let items = self
@@ -416,6 +403,57 @@ impl crate::store::Store for Redis {
             _ => 0,
         };
         Ok((items, len))
+    }
+
+    fn oldest(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+        // LRANGE answers an array (empty for an empty list), never nil, which older Spin
+        // hosts would drop (LINDEX answers nil there).
+        let r = self.execute(
+            "LRANGE",
+            &[
+                arg(key),
+                RedisParameter::Int64(-1),
+                RedisParameter::Int64(-1),
+            ],
+        )?;
+        Ok(r.into_iter().find_map(|r| match r {
+            RedisResult::Binary(b) => Some(b),
+            _ => None,
+        }))
+    }
+
+    fn remove_oldest_eq(&self, key: &str, value: &[u8]) -> Result<bool, Problem> {
+        // A negative count removes from the tail: the oldest equal entry, one only.
+        match self
+            .execute("LREM", &[arg(key), RedisParameter::Int64(-1), arg(value)])?
+            .first()
+        {
+            Some(RedisResult::Int64(n)) => Ok(*n > 0),
+            _ => Err(Problem::new(
+                Code::RedisUnavailable,
+                "redis LREM: unexpected reply",
+            )),
+        }
+    }
+
+    fn rotate_oldest_if_eq(&self, key: &str, value: &[u8]) -> Result<bool, Problem> {
+        // One script, so the check and the move are atomic; it answers 1 or 0 (never the
+        // moved entry or nil, see `set_nx_px`). RPOPLPUSH from a list to itself moves the
+        // tail to the head without the entry ever being out of the list.
+        const SCRIPT: &str = "if redis.call('LINDEX', KEYS[1], -1) == ARGV[1] then redis.call('RPOPLPUSH', KEYS[1], KEYS[1]) return 1 else return 0 end";
+        match self
+            .execute(
+                "EVAL",
+                &[arg(SCRIPT), RedisParameter::Int64(1), arg(key), arg(value)],
+            )?
+            .first()
+        {
+            Some(RedisResult::Int64(n)) => Ok(*n == 1),
+            _ => Err(Problem::new(
+                Code::RedisUnavailable,
+                "redis EVAL: unexpected reply",
+            )),
+        }
     }
 }
 

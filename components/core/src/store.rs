@@ -28,12 +28,16 @@ pub trait Store {
     fn incr_ex(&self, key: &str, ttl_secs: u64) -> Result<i64, Problem>;
     /// `LPUSH` then `LTRIM 0 max_len-1`: a list bounded to its newest entries.
     fn lpush_capped(&self, key: &str, value: &[u8], max_len: u64) -> Result<(), Problem>;
-    /// `RPOP`: the oldest entry of a list.
-    fn rpop(&self, key: &str) -> Result<Option<Vec<u8>>, Problem>;
-    /// `RPUSH`: put an entry back at the old end.
-    fn rpush(&self, key: &str, value: &[u8]) -> Result<(), Problem>;
     /// `LRANGE key 0 n-1` (newest first) and `LLEN`.
     fn lrange(&self, key: &str, n: u64) -> Result<(Vec<Vec<u8>>, u64), Problem>;
+    /// `LRANGE key -1 -1`: the oldest entry of a list, left where it is.
+    fn oldest(&self, key: &str) -> Result<Option<Vec<u8>>, Problem>;
+    /// `LREM key -1 value`: removes the oldest entry equal to `value` (one only); whether
+    /// there was one.
+    fn remove_oldest_eq(&self, key: &str, value: &[u8]) -> Result<bool, Problem>;
+    /// If the oldest entry is still `value`, moves it to the newest end in one atomic
+    /// step (`RPOPLPUSH key key`: it never leaves the list); whether it moved.
+    fn rotate_oldest_if_eq(&self, key: &str, value: &[u8]) -> Result<bool, Problem>;
 }
 
 /// The consumer-group view of the event stream (`gcal:stream:events`).
@@ -121,22 +125,38 @@ impl Store for MemoryStore {
             .insert(0, value.to_vec());
         Ok(())
     }
-    fn rpop(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
-        Ok(self.lists.borrow_mut().get_mut(key).and_then(Vec::pop))
-    }
-    fn rpush(&self, key: &str, value: &[u8]) -> Result<(), Problem> {
-        self.lists
-            .borrow_mut()
-            .entry(key.into())
-            .or_default()
-            .push(value.to_vec());
-        Ok(())
-    }
     fn lrange(&self, key: &str, n: u64) -> Result<(Vec<Vec<u8>>, u64), Problem> {
         let l = self.lists.borrow();
         let all = l.get(key).cloned().unwrap_or_default();
         let len = all.len() as u64;
         Ok((all.into_iter().take(n as usize).collect(), len))
+    }
+    fn oldest(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+        Ok(self.lists.borrow().get(key).and_then(|l| l.last().cloned()))
+    }
+    fn remove_oldest_eq(&self, key: &str, value: &[u8]) -> Result<bool, Problem> {
+        let mut lists = self.lists.borrow_mut();
+        let Some(l) = lists.get_mut(key) else {
+            return Ok(false);
+        };
+        match l.iter().rposition(|v| v == value) {
+            Some(i) => {
+                l.remove(i);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+    fn rotate_oldest_if_eq(&self, key: &str, value: &[u8]) -> Result<bool, Problem> {
+        let mut lists = self.lists.borrow_mut();
+        let Some(l) = lists.get_mut(key) else {
+            return Ok(false);
+        };
+        if l.last().map(Vec::as_slice) != Some(value) {
+            return Ok(false);
+        }
+        l.rotate_right(1);
+        Ok(true)
     }
     fn incr_ex(&self, key: &str, _: u64) -> Result<i64, Problem> {
         let mut m = self.map.borrow_mut();
@@ -161,6 +181,26 @@ pub struct Flaky {
     pub publish: std::cell::Cell<u32>,
     pub set_ex: std::cell::Cell<u32>,
     pub lpush: std::cell::Cell<u32>,
+    /// When set, that many more list changes other than LPUSH (the LREM and the rotation
+    /// of a replay) succeed; every one after them fails (Redis gone for good).
+    pub list_changes_left: std::cell::Cell<Option<u32>>,
+}
+
+#[cfg(test)]
+impl Flaky {
+    fn list_change(&self) -> Result<(), Problem> {
+        match self.list_changes_left.get() {
+            None => Ok(()),
+            Some(0) => Err(Problem::new(
+                crate::problem::Code::RedisUnavailable,
+                "redis: request failed",
+            )),
+            Some(n) => {
+                self.list_changes_left.set(Some(n - 1));
+                Ok(())
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -211,13 +251,18 @@ impl Store for Flaky {
         take(&self.lpush)?;
         self.inner.lpush_capped(key, value, max)
     }
-    fn rpop(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
-        self.inner.rpop(key)
-    }
-    fn rpush(&self, key: &str, value: &[u8]) -> Result<(), Problem> {
-        self.inner.rpush(key, value)
-    }
     fn lrange(&self, key: &str, n: u64) -> Result<(Vec<Vec<u8>>, u64), Problem> {
         self.inner.lrange(key, n)
+    }
+    fn oldest(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+        self.inner.oldest(key)
+    }
+    fn remove_oldest_eq(&self, key: &str, value: &[u8]) -> Result<bool, Problem> {
+        self.list_change()?;
+        self.inner.remove_oldest_eq(key, value)
+    }
+    fn rotate_oldest_if_eq(&self, key: &str, value: &[u8]) -> Result<bool, Problem> {
+        self.list_change()?;
+        self.inner.rotate_oldest_if_eq(key, value)
     }
 }

@@ -65,6 +65,8 @@ struct State {
     /// Distinct notification ids in first-received order.
     notification_ids: Vec<String>,
     deliveries: HashMap<String, usize>,
+    /// Notification ids refused with this status (after validation), every time.
+    refused: HashMap<String, StatusCode>,
     chaos: Option<Chaos>,
 }
 
@@ -93,6 +95,7 @@ impl FakeRest {
             notifications: Vec::new(),
             notification_ids: Vec::new(),
             deliveries: HashMap::new(),
+            refused: HashMap::new(),
             chaos: None,
         }));
         let shared = state.clone();
@@ -215,6 +218,18 @@ impl FakeRest {
     /// How many times a notification with this id was accepted.
     pub fn delivery_count(&self, id: &str) -> usize {
         lock(&self.state).deliveries.get(id).copied().unwrap_or(0)
+    }
+
+    /// From now on every `POST /notifications` of the event `id` is answered `status`
+    /// (and not counted as delivered), until [`accept_notification`](Self::accept_notification).
+    pub fn refuse_notification(&self, id: &str, status: u16) {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        lock(&self.state).refused.insert(id.to_owned(), status);
+    }
+
+    /// Ends [`refuse_notification`](Self::refuse_notification) for `id`.
+    pub fn accept_notification(&self, id: &str) {
+        lock(&self.state).refused.remove(id);
     }
 
     pub fn clear_notifications(&self) {
@@ -441,6 +456,9 @@ impl State {
                 );
             }
             Some(_) => {}
+        }
+        if let Some(status) = self.refused.get(&id) {
+            return error(*status, status_code_name(*status));
         }
         let count = self.deliveries.entry(id.clone()).or_insert(0);
         *count += 1;
@@ -742,6 +760,21 @@ mod tests {
         assert_eq!(fake.notification_ids(), vec!["e1".to_owned()]);
         assert_eq!(fake.delivery_count("e1"), 2);
         assert_eq!(fake.delivery_count("e2"), 0);
+
+        // A refused id is answered with its status and not counted, until accepted again.
+        fake.refuse_notification("e2", 500);
+        let send = || {
+            client
+                .post(&url)
+                .header("idempotency-key", "e2")
+                .json(&event("e2"))
+                .send()
+        };
+        assert_eq!(send().await.unwrap().status(), 500);
+        assert_eq!(fake.delivery_count("e2"), 0);
+        fake.accept_notification("e2");
+        assert_eq!(send().await.unwrap().status(), 202);
+        assert_eq!(fake.delivery_count("e2"), 1);
     }
 
     #[tokio::test]

@@ -119,7 +119,7 @@ pub async fn dead_letters(app: &impl Api) -> Value {
     ok_json(app.authed(reqwest::Method::GET, "/admin/dlq")).await
 }
 
-/// `POST /admin/dlq/replay`: `{"replayed", "remaining", "error"}`.
+/// `POST /admin/dlq/replay`: `{"replayed", "remaining", "failed", "error"}`.
 pub async fn replay_dead_letters(app: &impl Api) -> Value {
     ok_json(app.authed(reqwest::Method::POST, "/admin/dlq/replay")).await
 }
