@@ -8,8 +8,10 @@
 mod common;
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use common::{API_TOKEN, CLIENT_SECRET, Subscription, TestApp, eventually, key_b64};
-use gcal_core::crypto::TokenCipher;
+use common::{
+    API_TOKEN, CLIENT_SECRET, Subscription, TestApp, cipher, enc, eventually, key_b64, redis_con,
+    stream_events, xrange,
+};
 use gcal_core::secret::Secret;
 use gcal_tests::fakes::Fault;
 use gcal_tests::fakes::google::Route as GoogleRoute;
@@ -21,7 +23,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const CALENDAR_EVENTS: &str = "https://www.googleapis.com/auth/calendar.events";
-const STREAM: &str = "gcal:stream:events";
 const USER: &str = "u1";
 const EMAIL: &str = "u1@example.com";
 
@@ -223,14 +224,6 @@ struct Connected {
     code: String,
 }
 
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-fn cipher() -> TokenCipher {
-    TokenCipher::from_base64_key(&Secret::new(key_b64())).expect("the test key")
-}
-
 /// Stores a credential record for `user` (added to REST with `email` as its account)
 /// directly, with fresh Google tokens whose stored expiry is `expires_in` from now.
 fn seed(app: &TestApp, user: &str, email: &str, expires_in: ChronoDuration) -> (String, String) {
@@ -342,31 +335,6 @@ fn param(pairs: &[(String, String)], name: &str) -> Option<String> {
 }
 
 // ------------------------------------------------------------------ Redis side
-
-fn redis_con(app: &TestApp) -> redis::Connection {
-    app.redis.client().expect("a redis connection")
-}
-
-fn xrange(con: &mut redis::Connection, key: &str) -> Vec<(String, Vec<String>)> {
-    redis::cmd("XRANGE")
-        .arg(key)
-        .arg("-")
-        .arg("+")
-        .query(con)
-        .unwrap()
-}
-
-/// Every CloudEvent in the stream, oldest first.
-fn stream_events(app: &TestApp) -> Vec<Value> {
-    xrange(&mut redis_con(app), STREAM)
-        .into_iter()
-        .map(|(id, fields)| {
-            assert_eq!(fields.len(), 2, "entry {id}: {fields:?}");
-            assert_eq!(fields[0], "event", "entry {id}");
-            serde_json::from_str(&fields[1]).expect("a JSON CloudEvent")
-        })
-        .collect()
-}
 
 /// The `calendar.event.*` CloudEvents in the stream, oldest first.
 fn event_messages(app: &TestApp) -> Vec<Value> {

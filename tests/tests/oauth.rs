@@ -13,7 +13,10 @@ mod common;
 
 use base64::Engine as _;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use common::{API_TOKEN, CLIENT_ID, CLIENT_SECRET, Subscription, TestApp, key_b64};
+use common::{
+    API_TOKEN, CLIENT_ID, CLIENT_SECRET, Subscription, TestApp, cipher, key_b64, stream_events,
+    xrange,
+};
 use gcal_core::crypto::TokenCipher;
 use gcal_core::secret::Secret;
 use gcal_tests::fakes::Fault;
@@ -29,7 +32,6 @@ use std::time::Duration;
 const CALENDAR_EVENTS: &str = "https://www.googleapis.com/auth/calendar.events";
 const REDIRECT_URI: &str = "http://127.0.0.1:9/auth/callback";
 const AUTH_CHANNEL: &str = "gcal.auth";
-const STREAM: &str = "gcal:stream:events";
 
 // ------------------------------------------------------------------ the client side
 
@@ -275,10 +277,6 @@ fn form(pairs: &[(&str, &str)]) -> String {
         .finish()
 }
 
-fn cipher() -> TokenCipher {
-    TokenCipher::from_base64_key(&Secret::new(key_b64())).unwrap()
-}
-
 // ------------------------------------------------------------------ Redis side
 
 fn redis(app: &TestApp) -> redis::Connection {
@@ -315,27 +313,6 @@ fn redis_dump(app: &TestApp) -> Vec<(String, String)> {
         out.push((key.clone(), format!("{key} {value}")));
     }
     out
-}
-
-fn xrange(con: &mut redis::Connection, key: &str) -> Vec<(String, Vec<String>)> {
-    redis::cmd("XRANGE")
-        .arg(key)
-        .arg("-")
-        .arg("+")
-        .query(con)
-        .unwrap()
-}
-
-/// The CloudEvents appended to the stream, oldest first.
-fn stream_events(app: &TestApp) -> Vec<Value> {
-    xrange(&mut redis(app), STREAM)
-        .into_iter()
-        .map(|(id, fields)| {
-            assert_eq!(fields.len(), 2, "entry {id}: {fields:?}");
-            assert_eq!(fields[0], "event", "entry {id}");
-            serde_json::from_str(&fields[1]).expect("a JSON CloudEvent")
-        })
-        .collect()
 }
 
 /// A CloudEvent 1.0 of our auth source about `user`.

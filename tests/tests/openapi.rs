@@ -14,15 +14,13 @@
 
 mod common;
 
-use common::TestApp;
+use common::{TestApp, enc, start_watchable};
 use gcal_tests::fakes::Fault;
 use gcal_tests::fakes::google::Route as GoogleRoute;
-use gcal_tests::redis_server::free_port;
 use redis::Commands as _;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -503,10 +501,6 @@ impl<'a> Api<'a> {
     }
 }
 
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 fn timed(summary: &str, start: &str, end: &str) -> Value {
     json!({
         "summary": summary,
@@ -823,16 +817,6 @@ fn the_documents_share_one_cloudevent_definition() {
 }
 
 // ================================================================== real answers
-
-/// An app whose HTTP listener is known in advance (for `public_base_url`).
-async fn start_watchable() -> TestApp {
-    let port = free_port().expect("a free port");
-    TestApp::start_with(move |mut c| {
-        c.listen = SocketAddr::from(([127, 0, 0, 1], port));
-        c.variable("public_base_url", format!("http://127.0.0.1:{port}"))
-    })
-    .await
-}
 
 #[tokio::test]
 async fn real_answers_match_the_document() {

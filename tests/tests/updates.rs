@@ -11,20 +11,20 @@
 
 mod common;
 
-use common::{TestApp, config, dead_letters, eventually, problem, replay_dead_letters};
+use common::{
+    STREAM, TestApp, config, dead_letters, eventually, problem, replay_dead_letters,
+    start_watchable, stream_events,
+};
 use gcal_tests::fakes::Fault;
 use gcal_tests::fakes::rest::Route as RestRoute;
 use gcal_tests::host::Host;
 use gcal_tests::logs::LogBook;
-use gcal_tests::redis_server::free_port;
 use redis::Commands as _;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-const STREAM: &str = "gcal:stream:events";
 const GROUP: &str = "gcal-updates";
 const DLQ: &str = "gcal:dlq";
 const MALFORMED: &str = "gcal:stats:malformed";
@@ -33,16 +33,6 @@ const EMAIL: &str = "u1@example.com";
 const WAIT: Duration = Duration::from_secs(20);
 
 // ------------------------------------------------------------------ setup
-
-/// An app whose HTTP trigger listens where Google's pushes can reach it.
-async fn start_watchable() -> TestApp {
-    let port = free_port().expect("a free port");
-    TestApp::start_with(move |mut c| {
-        c.listen = SocketAddr::from(([127, 0, 0, 1], port));
-        c.variable("public_base_url", format!("http://127.0.0.1:{port}"))
-    })
-    .await
-}
 
 /// Another host on the same Redis and fakes: only the updates component (a replica),
 /// deployed like the first (channels it renews point at the first's webhook).
@@ -118,24 +108,6 @@ fn con(app: &TestApp) -> redis::Connection {
 
 fn stream_len(app: &TestApp) -> usize {
     redis::cmd("XLEN").arg(STREAM).query(&mut con(app)).unwrap()
-}
-
-/// Every CloudEvent in the stream, oldest first.
-fn stream_events(app: &TestApp) -> Vec<Value> {
-    let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
-        .arg(STREAM)
-        .arg("-")
-        .arg("+")
-        .query(&mut con(app))
-        .unwrap();
-    entries
-        .into_iter()
-        .map(|(id, fields)| {
-            assert_eq!(fields.len(), 2, "entry {id}: {fields:?}");
-            assert_eq!(fields[0], "event");
-            serde_json::from_str(&fields[1]).unwrap()
-        })
-        .collect()
 }
 
 /// Entries the consumer group has read but not acknowledged.

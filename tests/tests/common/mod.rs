@@ -15,6 +15,8 @@ pub const API_TOKEN: &str = "test-api-token-0123456789";
 pub const CLIENT_ID: &str = "test-client.apps.googleusercontent.com";
 pub const CLIENT_SECRET: &str = "test-client-secret-abcdef";
 pub const KEY: [u8; 32] = *b"0123456789abcdef0123456789abcdef";
+/// The stream every notification is appended to (SPEC).
+pub const STREAM: &str = "gcal:stream:events";
 
 pub fn key_b64() -> String {
     base64::engine::general_purpose::STANDARD.encode(KEY)
@@ -211,4 +213,55 @@ impl Subscription {
         tokio::time::sleep(Duration::from_millis(100)).await;
         self.messages()
     }
+}
+
+// ------------------------------------------------------------------ small shared helpers
+
+/// Form-encodes one query value.
+pub fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The cipher the test apps are configured with ([`KEY`]).
+pub fn cipher() -> gcal_core::crypto::TokenCipher {
+    gcal_core::crypto::TokenCipher::from_base64_key(&gcal_core::secret::Secret::new(key_b64()))
+        .expect("the test key")
+}
+
+/// A direct connection to the app's Redis, for assertions.
+pub fn redis_con(app: &TestApp) -> redis::Connection {
+    app.redis.client().expect("a redis connection")
+}
+
+/// Every entry of a Redis stream, oldest first.
+pub fn xrange(con: &mut redis::Connection, key: &str) -> Vec<(String, Vec<String>)> {
+    redis::cmd("XRANGE")
+        .arg(key)
+        .arg("-")
+        .arg("+")
+        .query(con)
+        .unwrap()
+}
+
+/// Every CloudEvent in the stream, oldest first.
+pub fn stream_events(app: &TestApp) -> Vec<Value> {
+    xrange(&mut redis_con(app), STREAM)
+        .into_iter()
+        .map(|(id, fields)| {
+            assert_eq!(fields.len(), 2, "entry {id}: {fields:?}");
+            assert_eq!(fields[0], "event", "entry {id}");
+            serde_json::from_str(&fields[1]).expect("a JSON CloudEvent")
+        })
+        .collect()
+}
+
+/// An app whose HTTP trigger listens on a port known in advance, so `public_base_url`
+/// (where Google's pushes go) can point at it.
+pub async fn start_watchable() -> TestApp {
+    let port = gcal_tests::redis_server::free_port().expect("a free port");
+    TestApp::start_with(move |mut c| {
+        c.listen = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        c.variable("public_base_url", format!("http://127.0.0.1:{port}"))
+    })
+    .await
 }
