@@ -146,15 +146,15 @@ fn every_spin_toml_default_matches_the_code_defaults() {
     let default = |n: &str| decls[n].default.clone().unwrap_or_default();
     assert_eq!(
         default("redis_address"),
-        gcal_core::config::defaults::REDIS_ADDRESS
+        gcal_core::defaults::REDIS_ADDRESS
     );
     assert_eq!(
         default("events_channel"),
-        gcal_core::config::defaults::EVENTS_CHANNEL
+        gcal_core::defaults::EVENTS_CHANNEL
     );
     assert_eq!(
         default("auth_channel"),
-        gcal_core::config::defaults::AUTH_CHANNEL
+        gcal_core::defaults::AUTH_CHANNEL
     );
     // Every secret of SPEC section 2 is marked secret, every required one required.
     for s in [

@@ -12,7 +12,7 @@ use common::{
     API_TOKEN, CLIENT_SECRET, Subscription, TestApp, cipher, enc, eventually, key_b64, redis_con,
     stream_events, xrange,
 };
-use gcal_core::secret::Secret;
+use gcal_core::Secret;
 use gcal_tests::fakes::Fault;
 use gcal_tests::fakes::google::Route as GoogleRoute;
 use redis::Commands as _;

@@ -188,7 +188,7 @@ fn event_body(n: usize) -> Value {
 /// succeeds: what a careful client does.
 async fn create(app: &App, tally: &Mutex<Tally>, user: &str, n: usize) {
     let key = format!("load-{n}");
-    let expected_id = gcal_core::events::idempotent_event_id(user, &key);
+    let expected_id = gcal_core::idempotent_event_id(user, &key);
     let body = event_body(n);
     for attempt in 0..CREATE_TRIES {
         if attempt > 0 {

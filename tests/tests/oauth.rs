@@ -17,8 +17,8 @@ use common::{
     API_TOKEN, CLIENT_ID, CLIENT_SECRET, Subscription, TestApp, cipher, key_b64, stream_events,
     xrange,
 };
-use gcal_core::crypto::TokenCipher;
-use gcal_core::secret::Secret;
+use gcal_core::TokenCipher;
+use gcal_core::Secret;
 use gcal_tests::fakes::Fault;
 use gcal_tests::fakes::google::{self, ConsentResult, Route as GoogleRoute};
 use gcal_tests::fakes::rest::Route as RestRoute;

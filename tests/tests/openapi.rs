@@ -654,9 +654,9 @@ fn the_document_is_openapi_3_1_with_every_reference_resolving() {
     }
 }
 
-/// `(code, status)` pairs of `components/core/src/problem.rs`, read from its source.
+/// `(code, status)` pairs of `components/core/src/http/problem.rs`, read from its source.
 fn codes_in_source() -> BTreeMap<String, u16> {
-    let src = std::fs::read_to_string(root().join("components/core/src/problem.rs")).unwrap();
+    let src = std::fs::read_to_string(root().join("components/core/src/http/problem.rs")).unwrap();
     let body = |f: &str| -> String {
         let start = src.find(f).unwrap_or_else(|| panic!("`{f}` in problem.rs"));
         let rest = &src[start..];

@@ -3,104 +3,23 @@
 // so `cargo test --workspace` and clippy stay green.
 #![cfg(target_arch = "wasm32")]
 
-use gcal_core::api_auth::authorize;
-use gcal_core::auth::{self, CallbackParams};
-use gcal_core::problem::{Code, Problem};
-use gcal_core::request_id::RequestId;
-use gcal_core::response::{self, Response};
-use gcal_core::route::{not_found, segments};
-use gcal_core::spin::{Redis, Request, SpinHttp, SpinVariables, serve, user_scoped};
-use gcal_core::tokens::Services;
-use gcal_core::{config, redirect};
-use serde_json::json;
+use gcal_core::{Response, Router, SpinRuntime, auth, not_found, public, token, user};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 
 #[http_component]
 async fn handle(req: IncomingRequest) -> Response {
-    serve(req, route).await
+    gcal_core::serve(req, &routes()).await
 }
 
-async fn route(req: Request, rid: RequestId) -> Result<Response, Problem> {
-    let vars = &SpinVariables;
-    let path = req.uri().path().to_owned();
-    let method = req.method().as_str().to_owned();
-    match (method.as_str(), segments(&path).as_slice()) {
+fn routes() -> Router<SpinRuntime> {
+    Router::new()
         // The browser, redirected by Google: no API token, the state authenticates.
-        ("GET", ["auth", "callback"]) => {
-            let params = CallbackParams::from_query(req.uri().query().unwrap_or(""));
-            browser_callback(params, &rid).await
-        }
-        ("POST", ["auth", "callback"]) => {
-            authorize(vars, &req)?;
-            let params: CallbackParams = serde_json::from_slice(req.body()).map_err(|_| {
-                Problem::new(
-                    Code::InvalidRequest,
-                    "body must be JSON {\"code\", \"state\"}",
-                )
-            })?;
-            let (user, scopes) =
-                auth::callback(&services(&Redis::from_vars(vars)?), params).await?;
-            Ok(authorized(&user, &scopes, &rid))
-        }
-        ("GET", ["auth", "url", rest @ ..]) => {
-            user_scoped(&req, &rid, &rest.join("/"), async |svc, user| {
-                Ok(response::json(200, &auth::begin(svc, user).await?, &rid))
-            })
-            .await
-        }
-        ("GET", ["auth", "status", rest @ ..]) => {
-            user_scoped(&req, &rid, &rest.join("/"), async |svc, user| {
-                Ok(response::json(200, &auth::status(svc, user).await?, &rid))
-            })
-            .await
-        }
+        .get("/auth/callback", public(auth::browser_callback))
+        .post("/auth/callback", token(auth::callback))
+        .get("/auth/url/*user_id", user(auth::url))
+        .get("/auth/status/*user_id", user(auth::status))
         // `DELETE /auth/` (an empty user id) is an invalid user id, not an unknown route.
-        ("DELETE", ["auth", rest @ ..]) => {
-            user_scoped(&req, &rid, &rest.join("/"), async |svc, user| {
-                auth::revoke(svc, user).await?;
-                Ok(response::no_content(&rid))
-            })
-            .await
-        }
-        _ => {
-            authorize(vars, &req)?;
-            Err(not_found())
-        }
-    }
-}
-
-fn services(redis: &Redis) -> Services<'_, SpinHttp> {
-    Services {
-        vars: &SpinVariables,
-        http: &SpinHttp,
-        store: redis,
-    }
-}
-
-fn authorized(user: &gcal_core::ids::UserId, scopes: &[String], rid: &RequestId) -> Response {
-    response::json(
-        200,
-        &json!({"status": "authorized", "user_id": user.as_str(), "scopes": scopes}),
-        rid,
-    )
-}
-
-/// With `post_auth_redirect_url` the browser ends there (303), success or not.
-async fn browser_callback(params: CallbackParams, rid: &RequestId) -> Result<Response, Problem> {
-    let target = config::optional(&SpinVariables, "post_auth_redirect_url")?;
-    let result = match Redis::from_vars(&SpinVariables) {
-        Ok(redis) => auth::callback(&services(&redis), params).await,
-        Err(p) => Err(p),
-    };
-    match (target, result) {
-        (None, Ok((user, scopes))) => Ok(authorized(&user, &scopes, rid)),
-        (None, Err(p)) => Err(p),
-        (Some(url), Ok((user, _))) => {
-            redirect::see_other(&url, &[("status", "ok"), ("user_id", user.as_str())], rid)
-        }
-        (Some(url), Err(p)) => {
-            redirect::see_other(&url, &[("status", "error"), ("code", p.code.as_str())], rid)
-        }
-    }
+        .delete("/auth/*user_id", user(auth::revoke))
+        .fallback(token(not_found))
 }

@@ -1,7 +1,7 @@
 //! Reading Spin application variables, with the SPEC's rule that a missing required
 //! variable is a 500 problem naming it, never a panic.
 
-use crate::problem::{Code, Problem};
+use crate::http::problem::{Code, Problem};
 use crate::secret::Secret;
 
 /// Defaults the code falls back on; `spin.toml` declares the same ones, and a test keeps

@@ -1,35 +1,45 @@
-//! Shared logic of the Google Calendar service.
-//!
-//! Everything here but the [`spin`] module is plain Rust that builds and unit-tests on the
-//! host target; the components are thin route tables over it.
+//! Shared logic of the Google Calendar service. Everything but [`spin`] is plain Rust that
+//! builds and unit-tests on the host; the components are route tables over it. See
+//! `ARCHITECTURE.md` for the map.
 
-pub mod api_auth;
-pub mod auth;
-pub mod calendar;
-pub mod config;
-pub mod cors;
-pub mod crypto;
-pub mod events;
-pub mod google;
-pub mod http;
-pub mod ids;
-pub mod log;
-pub mod notify;
-pub mod oauth;
-pub mod problem;
-pub mod ratelimit;
-pub mod redirect;
-pub mod request_id;
-pub mod response;
-pub mod rest;
-pub mod route;
-pub mod secret;
+mod config;
+mod credentials;
+mod delivery;
+mod google;
+mod http;
+mod log;
+mod model;
+mod outbound;
+#[cfg(test)]
+mod properties;
+mod rest;
+mod routes;
+mod secret;
+mod services;
 #[cfg(target_arch = "wasm32")]
-pub mod spin;
-pub mod store;
-pub mod tokens;
-pub mod updates;
-pub mod watch;
+mod spin;
+mod store;
+#[cfg(test)]
+mod testing;
+
+// The route tables: the router, what a route asks first, and the handlers.
+pub use delivery::on_message;
+pub use http::guard::{Ctx, UserCtx, public, token, user};
+pub use http::response::Response;
+pub use http::router::{
+    Reply, Router, method_not_allowed, not_found, user_method_not_allowed, user_not_found,
+};
+pub use http::serve::{Head, serve_on};
+pub use routes::{admin, auth, events, health, webhook};
+pub use services::Runtime;
+// The Spin runtime and the components' entry points.
+#[cfg(target_arch = "wasm32")]
+pub use spin::{SpinRuntime, serve};
+// For the integration tests: what they check the service's data and settings against.
+pub use config::defaults;
+pub use credentials::cipher::TokenCipher;
+pub use model::event::idempotent_event_id;
+pub use secret::Secret;
 
 /// The service version, reported by `/health` and in logs.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

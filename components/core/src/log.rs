@@ -56,6 +56,7 @@ pub fn set_code(code: &'static str) {
 
 /// Notes one outbound call: where (origin only: paths may hold ids, queries tokens),
 /// how it ended, how long it took.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub fn upstream(method: &str, origin: &str, status: Option<u16>, ms: f64) {
     CONTEXT.with(|c| {
         let mut c = c.borrow_mut();

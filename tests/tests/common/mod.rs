@@ -223,8 +223,8 @@ pub fn enc(s: &str) -> String {
 }
 
 /// The cipher the test apps are configured with ([`KEY`]).
-pub fn cipher() -> gcal_core::crypto::TokenCipher {
-    gcal_core::crypto::TokenCipher::from_base64_key(&gcal_core::secret::Secret::new(key_b64()))
+pub fn cipher() -> gcal_core::TokenCipher {
+    gcal_core::TokenCipher::from_base64_key(&gcal_core::Secret::new(key_b64()))
         .expect("the test key")
 }
 

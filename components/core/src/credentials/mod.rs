@@ -1,0 +1,5 @@
+//! A user's Google credentials: the token provider (cache, REST, refresh under a lock)
+//! and the encryption of tokens at rest.
+
+pub mod cipher;
+pub mod provider;

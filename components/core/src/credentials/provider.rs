@@ -1,0 +1,336 @@
+//! The token provider: an access token for a user, from the Redis cache (encrypted), else
+//! the REST service, refreshed at Google when within 60 s of expiry. One refresh at a time
+//! per user (a Redis lock with a TTL); the others wait briefly and read the result.
+
+use crate::config::{self, defaults};
+use crate::credentials::cipher::TokenCipher;
+use crate::delivery::cloudevent::{self as notify, CloudEvent, EventType};
+use crate::google::oauth::{OAuth, OAuthError, Tokens};
+use crate::http::problem::{Code, Problem};
+use crate::model::user_id::UserId;
+use crate::outbound::Outbound;
+use crate::rest::client::{CredentialRecord, CredentialStatus, RestClient};
+use crate::secret::Secret;
+use crate::services::Services;
+use crate::store::Store;
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// A token this close to expiry is refreshed before use.
+pub const REFRESH_MARGIN_SECS: i64 = 60;
+const LOCK_TTL_MS: u64 = 10_000;
+const WAIT_STEP: Duration = Duration::from_millis(50);
+const WAIT_STEPS: u32 = 100;
+
+#[derive(Serialize, Deserialize)]
+struct Cached {
+    access_enc: String,
+    expires_at: DateTime<Utc>,
+}
+
+fn cache_key(user: &UserId) -> String {
+    format!("gcal:token:{user}")
+}
+
+fn lock_key(user: &UserId) -> String {
+    format!("gcal:lock:refresh:{user}")
+}
+
+fn fresh(expires_at: DateTime<Utc>) -> bool {
+    expires_at - Utc::now() > ChronoDuration::seconds(REFRESH_MARGIN_SECS)
+}
+
+/// Caches an access token until 60 s before it expires.
+pub fn cache(
+    store: &dyn Store,
+    cipher: &TokenCipher,
+    user: &UserId,
+    access: &Secret,
+    expires_at: DateTime<Utc>,
+) -> Result<(), Problem> {
+    let ttl = (expires_at - Utc::now()).num_seconds() - REFRESH_MARGIN_SECS;
+    if ttl <= 0 {
+        return Ok(());
+    }
+    let entry = Cached {
+        access_enc: cipher
+            .encrypt(access, user.as_str())
+            .map_err(|_| Problem::new(Code::Internal, "token encryption failed"))?,
+        expires_at,
+    };
+    let json = serde_json::to_vec(&entry).unwrap_or_default();
+    store.set_ex(&cache_key(user), &json, ttl as u64)
+}
+
+fn cached(
+    store: &dyn Store,
+    cipher: &TokenCipher,
+    user: &UserId,
+) -> Result<Option<Secret>, Problem> {
+    let Some(raw) = store.get(&cache_key(user))? else {
+        return Ok(None);
+    };
+    // An unreadable entry (other key, old format) is a miss, not an error.
+    let Ok(entry) = serde_json::from_slice::<Cached>(&raw) else {
+        return Ok(None);
+    };
+    if !fresh(entry.expires_at) {
+        return Ok(None);
+    }
+    Ok(cipher.decrypt(&entry.access_enc, user.as_str()).ok())
+}
+
+/// Drops the cached access token (after revocation or a rejected token).
+pub fn forget(store: &dyn Store, user: &UserId) -> Result<(), Problem> {
+    store.del(&cache_key(user))
+}
+
+fn not_authorized() -> Problem {
+    Problem::new(
+        Code::NotAuthorized,
+        "this user has not connected a Google Calendar",
+    )
+}
+
+fn reauthorize() -> Problem {
+    Problem::new(
+        Code::ReauthorizationRequired,
+        "the user's Google authorization is no longer valid; authorize again",
+    )
+}
+
+/// An access token for `user`: the cache is asked first, the REST service only on a miss.
+pub async fn access_token<O: Outbound>(
+    svc: &Services<'_, O>,
+    user: &UserId,
+) -> Result<Secret, Problem> {
+    let cipher = TokenCipher::from_vars(svc.vars)?;
+    if let Some(t) = cached(svc.store, &cipher, user)? {
+        return Ok(t);
+    }
+    let rest = RestClient::from_vars(svc.vars, svc.http)?;
+    let record = rest
+        .get_credentials(user)
+        .await?
+        .ok_or_else(not_authorized)?;
+    if record.status == CredentialStatus::Invalid {
+        return Err(reauthorize());
+    }
+    if fresh(record.expires_at) {
+        let access = cipher
+            .decrypt(&record.access_token_enc, user.as_str())
+            .map_err(|_| undecryptable())?;
+        cache(svc.store, &cipher, user, &access, record.expires_at)?;
+        return Ok(access);
+    }
+    refresh_once(svc, &cipher, user, None).await
+}
+
+/// After Google rejected `rejected` with 401: a new token, refreshed once for everyone.
+pub async fn refresh_after_rejection<O: Outbound>(
+    svc: &Services<'_, O>,
+    user: &UserId,
+    rejected: &Secret,
+) -> Result<Secret, Problem> {
+    let cipher = TokenCipher::from_vars(svc.vars)?;
+    refresh_once(svc, &cipher, user, Some(rejected)).await
+}
+
+fn undecryptable() -> Problem {
+    Problem::new(
+        Code::ConfigInvalid,
+        "stored tokens do not decrypt with token_encryption_key (was the key changed?)",
+    )
+}
+
+/// Refreshes under the per-user lock. Whoever holds it refreshes; the rest wait for the
+/// cache. After taking the lock the cache is checked again, so a refresh that finished a
+/// moment ago is not repeated.
+async fn refresh_once<O: Outbound>(
+    svc: &Services<'_, O>,
+    cipher: &TokenCipher,
+    user: &UserId,
+    rejected: Option<&Secret>,
+) -> Result<Secret, Problem> {
+    let usable = |t: &Secret| rejected != Some(t);
+    let me = uuid::Uuid::new_v4().to_string();
+    for _ in 0..WAIT_STEPS {
+        if svc
+            .store
+            .set_nx_px(&lock_key(user), me.as_bytes(), LOCK_TTL_MS)?
+        {
+            let result = match cached(svc.store, cipher, user)? {
+                Some(t) if usable(&t) => Ok(t),
+                _ => refresh(svc, cipher, user).await,
+            };
+            svc.store.del_if_eq(&lock_key(user), me.as_bytes())?;
+            return result;
+        }
+        svc.http.sleep(WAIT_STEP).await;
+        if let Some(t) = cached(svc.store, cipher, user)?
+            && usable(&t)
+        {
+            return Ok(t);
+        }
+    }
+    Err(Problem::new(
+        Code::UpstreamUnavailable,
+        "another token refresh for this user did not finish in time",
+    ))
+}
+
+async fn refresh<O: Outbound>(
+    svc: &Services<'_, O>,
+    cipher: &TokenCipher,
+    user: &UserId,
+) -> Result<Secret, Problem> {
+    let rest = RestClient::from_vars(svc.vars, svc.http)?;
+    let record = rest
+        .get_credentials(user)
+        .await?
+        .ok_or_else(not_authorized)?;
+    if record.status == CredentialStatus::Invalid {
+        return Err(reauthorize());
+    }
+    let refresh_token = cipher
+        .decrypt(&record.refresh_token_enc, user.as_str())
+        .map_err(|_| undecryptable())?;
+    let oauth = OAuth::from_vars(svc.vars)?;
+    match oauth.refresh(svc.http, &refresh_token).await {
+        Ok(tokens) => {
+            let access = tokens.access.clone();
+            let updated = store_tokens(cipher, user, tokens, Some(&record))?;
+            rest.put_credentials(user, &updated).await?;
+            cache(svc.store, cipher, user, &access, updated.expires_at)?;
+            Ok(access)
+        }
+        Err(OAuthError::InvalidGrant) => {
+            let invalid = CredentialRecord {
+                status: CredentialStatus::Invalid,
+                updated_at: Utc::now(),
+                ..record
+            };
+            rest.put_credentials(user, &invalid).await?;
+            forget(svc.store, user)?;
+            let channel = config::or_default(svc.vars, "auth_channel", defaults::AUTH_CHANNEL)?;
+            let event = CloudEvent::new(
+                EventType::AuthRefreshFailed,
+                user,
+                serde_json::json!({"user_id": user.as_str(), "reason": "invalid_grant"}),
+            );
+            notify::publish(svc.store, &channel, &event)?;
+            Err(reauthorize())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The credential record for fresh tokens. Google omits the refresh token on a refresh
+/// (and sometimes on re-consent): the stored one is kept then.
+pub fn store_tokens(
+    cipher: &TokenCipher,
+    user: &UserId,
+    tokens: Tokens,
+    previous: Option<&CredentialRecord>,
+) -> Result<CredentialRecord, Problem> {
+    let enc = |s: &Secret| {
+        cipher
+            .encrypt(s, user.as_str())
+            .map_err(|_| Problem::new(Code::Internal, "token encryption failed"))
+    };
+    let refresh_token_enc = match (&tokens.refresh, previous) {
+        (Some(r), _) => enc(r)?,
+        (None, Some(p)) => p.refresh_token_enc.clone(),
+        (None, None) => {
+            return Err(Problem::new(
+                Code::NoRefreshToken,
+                "Google returned no refresh token and none is stored; revoke the app's access in the Google account and authorize again",
+            ));
+        }
+    };
+    Ok(CredentialRecord {
+        provider: "google".into(),
+        access_token_enc: enc(&tokens.access)?,
+        refresh_token_enc,
+        expires_at: tokens.expires_at,
+        scopes: tokens.scopes,
+        status: CredentialStatus::Active,
+        updated_at: Utc::now(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::MemoryStore;
+    use base64::Engine as _;
+
+    fn cipher() -> TokenCipher {
+        TokenCipher::from_base64_key(&Secret::new(
+            base64::engine::general_purpose::STANDARD.encode([5u8; 32]),
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_cache_holds_tokens_encrypted_and_only_while_fresh() {
+        let s = MemoryStore::default();
+        let u = UserId::parse("u1").unwrap();
+        let t = Secret::new("ya29.cached");
+        cache(
+            &s,
+            &cipher(),
+            &u,
+            &t,
+            Utc::now() + ChronoDuration::seconds(600),
+        )
+        .unwrap();
+        let raw = String::from_utf8(s.map.borrow()["gcal:token:u1"].clone()).unwrap();
+        assert!(!raw.contains("ya29"), "{raw}");
+        assert_eq!(cached(&s, &cipher(), &u).unwrap(), Some(t.clone()));
+        // Within the margin: not cached at all, and an old entry is a miss.
+        let s2 = MemoryStore::default();
+        cache(
+            &s2,
+            &cipher(),
+            &u,
+            &t,
+            Utc::now() + ChronoDuration::seconds(30),
+        )
+        .unwrap();
+        assert!(s2.map.borrow().is_empty());
+        s.map.borrow_mut().insert(
+            "gcal:token:u1".into(),
+            serde_json::to_vec(&Cached {
+                access_enc: cipher().encrypt(&t, "u1").unwrap(),
+                expires_at: Utc::now() + ChronoDuration::seconds(59),
+            })
+            .unwrap(),
+        );
+        assert_eq!(cached(&s, &cipher(), &u).unwrap(), None);
+    }
+
+    #[test]
+    fn a_missing_refresh_token_keeps_the_stored_one_or_fails() {
+        let u = UserId::parse("u1").unwrap();
+        let tokens = |refresh: Option<&str>| Tokens {
+            access: Secret::new("a"),
+            refresh: refresh.map(Secret::new),
+            expires_at: Utc::now(),
+            scopes: vec!["s".into()],
+        };
+        let first = store_tokens(&cipher(), &u, tokens(Some("r1")), None).unwrap();
+        assert_eq!(
+            cipher()
+                .decrypt(&first.refresh_token_enc, "u1")
+                .unwrap()
+                .expose(),
+            "r1"
+        );
+        let second = store_tokens(&cipher(), &u, tokens(None), Some(&first)).unwrap();
+        assert_eq!(second.refresh_token_enc, first.refresh_token_enc);
+        let e = store_tokens(&cipher(), &u, tokens(None), None).unwrap_err();
+        assert_eq!(e.code, Code::NoRefreshToken);
+    }
+}

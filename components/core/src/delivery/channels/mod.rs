@@ -1,0 +1,407 @@
+//! Google push channels: start and stop them, and verify the notifications Google sends to
+//! `/webhooks/google` (the channel token is an HMAC only this service can make).
+
+use crate::config::{self, defaults};
+use crate::delivery as updates;
+use crate::delivery::cloudevent::{self as notify, CloudEvent, EventType};
+use crate::google::calendar::Calendar;
+use crate::http::problem::{Code, Problem};
+use crate::model::user_id::UserId;
+use crate::outbound::Outbound;
+use crate::secret::Secret;
+use crate::services::Services;
+use crate::store::Store;
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+/// Channels are asked for a week (Google's maximum for Calendar).
+const CHANNEL_TTL_SECS: i64 = 7 * 24 * 3600;
+/// A channel closer than this to its end is renewed when a notification for it arrives.
+const RENEW_WITHIN_SECS: i64 = 24 * 3600;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChannelRecord {
+    pub channel_id: String,
+    pub user_id: String,
+    pub calendar_id: String,
+    pub resource_id: String,
+    /// Milliseconds since the epoch, as Google reports it.
+    pub expiration_ms: i64,
+}
+
+fn channel_key(id: &str) -> String {
+    format!("gcal:channel:{id}")
+}
+
+/// Held by the reader renewing a channel.
+fn renew_key(id: &str) -> String {
+    format!("gcal:renew:{id}")
+}
+const RENEW_CLAIM_MS: u64 = 60_000;
+
+fn watch_key(user: &UserId, calendar: &str) -> String {
+    format!("gcal:watch:{user}:{calendar}")
+}
+
+/// The MAC key for channel tokens, derived from `token_encryption_key` so the two uses
+/// never share a key.
+fn mac_key(vars: &dyn config::Variables) -> Result<Vec<u8>, Problem> {
+    let raw = config::required_secret(vars, "token_encryption_key")?;
+    let key = STANDARD.decode(raw.expose().trim()).map_err(|_| {
+        Problem::from(config::ConfigError::Invalid {
+            name: "token_encryption_key",
+            reason: "must be 32 bytes encoded in base64",
+        })
+    })?;
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key)
+        .map_err(|_| Problem::new(Code::Internal, "hmac key"))?;
+    mac.update(b"gcal channel token v1");
+    Ok(mac.finalize().into_bytes().to_vec())
+}
+
+fn channel_mac(
+    key: &[u8],
+    channel_id: &str,
+    user: &str,
+    calendar: &str,
+) -> Result<Hmac<Sha256>, Problem> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .map_err(|_| Problem::new(Code::Internal, "hmac key"))?;
+    for part in [channel_id, user, calendar] {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part.as_bytes());
+    }
+    Ok(mac)
+}
+
+/// The token Google echoes back in `X-Goog-Channel-Token`.
+pub fn channel_token(
+    key: &[u8],
+    channel_id: &str,
+    user: &str,
+    calendar: &str,
+) -> Result<Secret, Problem> {
+    let tag = channel_mac(key, channel_id, user, calendar)?
+        .finalize()
+        .into_bytes();
+    Ok(Secret::new(URL_SAFE_NO_PAD.encode(tag)))
+}
+
+fn verify_token(key: &[u8], record: &ChannelRecord, token: &str) -> bool {
+    let Ok(tag) = URL_SAFE_NO_PAD.decode(token) else {
+        return false;
+    };
+    channel_mac(
+        key,
+        &record.channel_id,
+        &record.user_id,
+        &record.calendar_id,
+    )
+    .is_ok_and(|m| m.verify_slice(&tag).is_ok())
+}
+
+fn save(store: &dyn Store, user: &UserId, record: &ChannelRecord) -> Result<(), Problem> {
+    let ttl =
+        ((record.expiration_ms / 1000) - chrono::Utc::now().timestamp() + 3600).max(60) as u64;
+    let json = serde_json::to_vec(record).unwrap_or_default();
+    store.set_ex(&channel_key(&record.channel_id), &json, ttl)?;
+    store.set_ex(
+        &watch_key(user, &record.calendar_id),
+        record.channel_id.as_bytes(),
+        ttl,
+    )
+}
+
+fn load(store: &dyn Store, channel_id: &str) -> Result<Option<ChannelRecord>, Problem> {
+    Ok(store
+        .get(&channel_key(channel_id))?
+        .and_then(|raw| serde_json::from_slice(&raw).ok()))
+}
+
+/// Opens a channel at Google for the user's calendar and records it.
+async fn open<O: Outbound>(
+    svc: &Services<'_, O>,
+    user: &UserId,
+    calendar: &str,
+) -> Result<ChannelRecord, Problem> {
+    let base = config::optional(svc.vars, "public_base_url")?
+        .ok_or_else(|| Problem::from(config::ConfigError::Missing("public_base_url")))?;
+    let channel_id = uuid::Uuid::new_v4().to_string();
+    let token = channel_token(&mac_key(svc.vars)?, &channel_id, user.as_str(), calendar)?;
+    let body = json!({
+        "id": channel_id,
+        "type": "web_hook",
+        "address": format!("{}/webhooks/google", base.trim_end_matches('/')),
+        "token": token.expose(),
+        "expiration": (chrono::Utc::now().timestamp() + CHANNEL_TTL_SECS) * 1000,
+    });
+    let cal = Calendar::new(svc, user)?;
+    let resp = cal.watch(calendar, &body).await?;
+    let expiration_ms = match &resp["expiration"] {
+        Value::String(s) => s.parse().unwrap_or_default(),
+        Value::Number(n) => n.as_i64().unwrap_or_default(),
+        _ => (chrono::Utc::now().timestamp() + CHANNEL_TTL_SECS) * 1000,
+    };
+    let record = ChannelRecord {
+        channel_id,
+        user_id: user.as_str().to_owned(),
+        calendar_id: calendar.to_owned(),
+        resource_id: resp["resourceId"].as_str().unwrap_or_default().to_owned(),
+        expiration_ms,
+    };
+    save(svc.store, user, &record)?;
+    Ok(record)
+}
+
+fn describe(r: &ChannelRecord) -> Value {
+    json!({"channel_id": r.channel_id, "resource_id": r.resource_id, "calendar_id": r.calendar_id, "expiration": chrono::DateTime::from_timestamp_millis(r.expiration_ms).map(|t| t.to_rfc3339())})
+}
+
+/// `POST /events/{user_id}/watch`: 201 with a new channel, or 200 with the live one.
+/// The sync token is established first, so the first change is announced, not the past.
+pub async fn start<O: Outbound>(
+    svc: &Services<'_, O>,
+    user: &UserId,
+    calendar: &str,
+) -> Result<(u16, Value), Problem> {
+    if let Some(id) = svc.store.get(&watch_key(user, calendar))?
+        && let Some(r) = load(svc.store, &String::from_utf8_lossy(&id))?
+        && !due(&r)
+    {
+        return Ok((200, describe(&r)));
+    }
+    updates::baseline(svc, user, calendar).await?;
+    let record = open(svc, user, calendar).await?;
+    Ok((201, describe(&record)))
+}
+
+fn due(r: &ChannelRecord) -> bool {
+    r.expiration_ms / 1000 - chrono::Utc::now().timestamp() < RENEW_WITHIN_SECS
+}
+
+/// `DELETE /events/{user_id}/watch`: stops the channel at Google and forgets it.
+pub async fn stop<O: Outbound>(
+    svc: &Services<'_, O>,
+    user: &UserId,
+    calendar: &str,
+) -> Result<(), Problem> {
+    let Some(id) = svc.store.get(&watch_key(user, calendar))? else {
+        return Ok(());
+    };
+    let id = String::from_utf8_lossy(&id).into_owned();
+    if let Some(r) = load(svc.store, &id)? {
+        let cal = Calendar::new(svc, user)?;
+        // Already gone at Google (404) is as good as stopped.
+        match cal
+            .stop_channel(&json!({"id": r.channel_id, "resourceId": r.resource_id}))
+            .await
+        {
+            Ok(())
+            | Err(crate::google::calendar::Failure::Google(
+                crate::google::calendar::GoogleStatus { status: 404, .. },
+            )) => {}
+            Err(f) => return Err(f.into()),
+        }
+    }
+    svc.store.del(&channel_key(&id))?;
+    svc.store.del(&watch_key(user, calendar))
+}
+
+/// What Google's push carries.
+pub struct Push<'a> {
+    pub channel_id: Option<&'a str>,
+    pub token: Option<&'a str>,
+    pub resource_id: Option<&'a str>,
+    pub resource_state: Option<&'a str>,
+}
+
+/// `POST /webhooks/google`: nothing is trusted before the channel and its token check
+/// out (404 otherwise, as for an unknown channel). `sync` (the channel's hello) is
+/// acknowledged; a change publishes `calendar.changed` for the updates component, which
+/// does the slow work.
+pub fn push(vars: &dyn config::Variables, store: &dyn Store, p: &Push<'_>) -> Result<(), Problem> {
+    let unknown = || Problem::new(Code::NotFound, "unknown channel");
+    let id = p
+        .channel_id
+        .filter(|i| !i.is_empty() && i.len() <= 64)
+        .ok_or_else(unknown)?;
+    let record = load(store, id)?.ok_or_else(unknown)?;
+    if !verify_token(&mac_key(vars)?, &record, p.token.unwrap_or("")) {
+        return Err(unknown());
+    }
+    if p.resource_id.is_some_and(|r| r != record.resource_id) {
+        return Err(unknown());
+    }
+    if p.resource_state == Some("sync") {
+        return Ok(());
+    }
+    let user = UserId::parse(&record.user_id)?;
+    let channel = config::or_default(vars, "events_channel", defaults::EVENTS_CHANNEL)?;
+    let event = CloudEvent::new(
+        EventType::CalendarChanged,
+        &user,
+        json!({"user_id": record.user_id, "calendar_id": record.calendar_id, "channel_id": record.channel_id}),
+    );
+    notify::publish(store, &channel, &event)
+}
+
+/// Renews a channel that ends within a day: a new one is opened, the old one stopped.
+pub async fn renew_if_due<O: Outbound>(
+    svc: &Services<'_, O>,
+    channel_id: &str,
+) -> Result<(), Problem> {
+    let Some(r) = load(svc.store, channel_id)? else {
+        return Ok(());
+    };
+    if !due(&r) {
+        return Ok(());
+    }
+    // Pushes for one channel may be synced by several replicas at once: one renews, or
+    // the others would open channels nobody stops.
+    if !svc
+        .store
+        .set_nx_px(&renew_key(channel_id), b"1", RENEW_CLAIM_MS)?
+    {
+        return Ok(());
+    }
+    let user = UserId::parse(&r.user_id)?;
+    if let Err(p) = open(svc, &user, &r.calendar_id).await {
+        // A later push tries again.
+        let _ = svc.store.del(&renew_key(channel_id));
+        return Err(p);
+    }
+    let cal = Calendar::new(svc, &user)?;
+    let _ = cal
+        .stop_channel(&json!({"id": r.channel_id, "resourceId": r.resource_id}))
+        .await;
+    svc.store.del(&channel_key(&r.channel_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::MemoryStore;
+    use std::collections::HashMap;
+
+    fn vars() -> HashMap<String, String> {
+        [(
+            "token_encryption_key".to_string(),
+            STANDARD.encode([9u8; 32]),
+        )]
+        .into()
+    }
+
+    fn record(store: &MemoryStore) -> (ChannelRecord, Secret) {
+        let r = ChannelRecord {
+            channel_id: "c1".into(),
+            user_id: "u1".into(),
+            calendar_id: "primary".into(),
+            resource_id: "r1".into(),
+            expiration_ms: (chrono::Utc::now().timestamp() + 3 * 24 * 3600) * 1000,
+        };
+        save(store, &UserId::parse("u1").unwrap(), &r).unwrap();
+        let t = channel_token(&mac_key(&vars()).unwrap(), "c1", "u1", "primary").unwrap();
+        (r, t)
+    }
+
+    #[test]
+    fn a_valid_push_publishes_calendar_changed_and_sync_does_not() {
+        let s = MemoryStore::default();
+        let (_, token) = record(&s);
+        fn push_with<'a>(token: &'a Secret, state: &'a str) -> Push<'a> {
+            Push {
+                channel_id: Some("c1"),
+                token: Some(token.expose()),
+                resource_id: Some("r1"),
+                resource_state: Some(state),
+            }
+        }
+        push(&vars(), &s, &push_with(&token, "sync")).unwrap();
+        assert!(s.published.borrow().is_empty());
+        push(&vars(), &s, &push_with(&token, "exists")).unwrap();
+        let v: Value = serde_json::from_slice(&s.published.borrow()[0].1).unwrap();
+        assert_eq!(v["type"], "calendar.changed");
+        assert_eq!(v["data"]["calendar_id"], "primary");
+        assert!(!String::from_utf8_lossy(&s.published.borrow()[0].1).contains(token.expose()));
+    }
+
+    #[test]
+    fn wrong_tokens_unknown_channels_and_other_resources_are_404() {
+        let s = MemoryStore::default();
+        let (_, token) = record(&s);
+        let other = channel_token(&mac_key(&vars()).unwrap(), "c1", "u2", "primary").unwrap();
+        let cases = [
+            Push {
+                channel_id: Some("c1"),
+                token: Some("nope"),
+                resource_id: None,
+                resource_state: Some("exists"),
+            },
+            Push {
+                channel_id: Some("c1"),
+                token: Some(other.expose()),
+                resource_id: None,
+                resource_state: Some("exists"),
+            },
+            Push {
+                channel_id: Some("c1"),
+                token: None,
+                resource_id: None,
+                resource_state: Some("exists"),
+            },
+            Push {
+                channel_id: Some("c2"),
+                token: Some(token.expose()),
+                resource_id: None,
+                resource_state: Some("exists"),
+            },
+            Push {
+                channel_id: Some("c1"),
+                token: Some(token.expose()),
+                resource_id: Some("r2"),
+                resource_state: Some("exists"),
+            },
+            Push {
+                channel_id: None,
+                token: Some(token.expose()),
+                resource_id: None,
+                resource_state: Some("exists"),
+            },
+        ];
+        for p in cases {
+            assert_eq!(push(&vars(), &s, &p).unwrap_err().code, Code::NotFound);
+        }
+        assert!(s.published.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_due_channel_is_renewed_by_one_reader_only() {
+        use crate::testing::{Scripted, block};
+        let s = MemoryStore::default();
+        let (mut r, _) = record(&s);
+        r.expiration_ms = (chrono::Utc::now().timestamp() + 3600) * 1000;
+        save(&s, &UserId::parse("u1").unwrap(), &r).unwrap();
+        let vars = vars();
+        let http = Scripted::default();
+        let svc = Services {
+            vars: &vars,
+            http: &http,
+            store: &s,
+        };
+        // Another reader is renewing it: nothing to do here.
+        s.set_ex(&renew_key("c1"), b"1", 60).unwrap();
+        block(renew_if_due(&svc, "c1")).unwrap();
+        assert!(http.seen.borrow().is_empty());
+        assert!(load(&s, "c1").unwrap().is_some());
+        // A renewal that fails (here: no public_base_url) lets a later push try again.
+        s.del(&renew_key("c1")).unwrap();
+        let err = block(renew_if_due(&svc, "c1")).unwrap_err();
+        assert_eq!(err.code, Code::ConfigMissing);
+        assert_eq!(s.get(&renew_key("c1")).unwrap(), None);
+        assert!(load(&s, "c1").unwrap().is_some());
+    }
+}

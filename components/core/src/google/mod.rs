@@ -1,0 +1,4 @@
+//! Google: the Calendar v3 client and its JSON, and OAuth 2.0 through the `oauth2` crate.
+
+pub mod calendar;
+pub mod oauth;

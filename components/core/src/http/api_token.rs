@@ -1,0 +1,134 @@
+//! Service-to-service bearer tokens (`api_tokens`).
+
+use crate::config::{self, ConfigError, Variables};
+use crate::http::problem::{Code, Problem};
+use crate::secret::Secret;
+use subtle::ConstantTimeEq;
+
+/// The accepted API tokens, parsed once from the comma-separated variable.
+#[derive(Debug)]
+pub struct ApiTokens(Vec<Secret>);
+
+impl ApiTokens {
+    pub fn parse(raw: &Secret) -> Result<Self, ConfigError> {
+        let tokens: Vec<Secret> = raw
+            .expose()
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(Secret::new)
+            .collect();
+        if tokens.is_empty() {
+            return Err(ConfigError::Missing("api_tokens"));
+        }
+        Ok(ApiTokens(tokens))
+    }
+
+    /// Checks an `Authorization` header. Every configured token is compared in constant
+    /// time, so timing tells nothing about which one (or how much of one) matched.
+    pub fn authorize(&self, authorization: Option<&str>) -> Result<(), Problem> {
+        let presented = authorization
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim().as_bytes());
+        let Some(presented) = presented else {
+            return Err(unauthorized());
+        };
+        let mut ok = subtle::Choice::from(0u8);
+        for token in &self.0 {
+            ok |= token.expose().as_bytes().ct_eq(presented);
+        }
+        if bool::from(ok) {
+            Ok(())
+        } else {
+            Err(unauthorized())
+        }
+    }
+}
+
+/// Checks a request's `Authorization` header against the `api_tokens` variable.
+pub fn authorize<B>(vars: &dyn Variables, req: &http::Request<B>) -> Result<(), Problem> {
+    let raw = config::required_secret(vars, "api_tokens")?;
+    let header = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    ApiTokens::parse(&raw)?.authorize(header)
+}
+
+fn unauthorized() -> Problem {
+    Problem::new(
+        Code::Unauthorized,
+        "a valid `Authorization: Bearer <api token>` header is required",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens() -> ApiTokens {
+        ApiTokens::parse(&Secret::new(" alpha , beta,,")).unwrap()
+    }
+
+    #[test]
+    fn accepts_each_configured_token() {
+        assert!(tokens().authorize(Some("Bearer alpha")).is_ok());
+        assert!(tokens().authorize(Some("bearer beta")).is_ok());
+    }
+
+    #[test]
+    fn rejects_missing_wrong_or_malformed() {
+        for h in [
+            None,
+            Some(""),
+            Some("Bearer"),
+            Some("Bearer gamma"),
+            Some("Basic alpha"),
+            Some("Bearer alph"),
+            Some("Bearer alphaa"),
+        ] {
+            let e = tokens().authorize(h).unwrap_err();
+            assert_eq!(e.code, Code::Unauthorized, "{h:?}");
+            assert!(!e.detail.contains("alpha"));
+        }
+    }
+
+    #[test]
+    fn an_empty_list_is_a_missing_variable() {
+        assert_eq!(
+            ApiTokens::parse(&Secret::new(" , ")).unwrap_err(),
+            ConfigError::Missing("api_tokens")
+        );
+    }
+
+    #[test]
+    fn requests_are_checked_against_the_variable() {
+        let vars: std::collections::HashMap<String, String> =
+            [("api_tokens".to_string(), "alpha".to_string())].into();
+        let req = |h: Option<&str>| {
+            let mut b = http::Request::builder();
+            if let Some(h) = h {
+                b = b.header("authorization", h);
+            }
+            b.body(()).unwrap()
+        };
+        assert!(authorize(&vars, &req(Some("Bearer alpha"))).is_ok());
+        assert_eq!(
+            authorize(&vars, &req(None)).unwrap_err().code,
+            Code::Unauthorized
+        );
+        let empty = std::collections::HashMap::new();
+        assert_eq!(
+            authorize(&empty, &req(Some("Bearer alpha")))
+                .unwrap_err()
+                .code,
+            Code::ConfigMissing
+        );
+    }
+
+    #[test]
+    fn debug_hides_tokens() {
+        assert!(!format!("{:?}", tokens()).contains("alpha"));
+    }
+}

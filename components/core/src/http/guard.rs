@@ -1,0 +1,170 @@
+//! What a route asks before its handler runs: nothing (`public`), the API token
+//! (`token`), or the user-scoped frame (`user`): the API token, the `user_id` of the path,
+//! Redis and the per-user rate limit, whose headers go on whatever the route answers.
+
+use super::api_token;
+use super::rate_limit;
+use super::request::Request;
+use super::request_id::RequestId;
+use super::response;
+use super::router::Reply;
+use crate::log;
+use crate::model::user_id::UserId;
+use crate::services::{Runtime, Services};
+use crate::store::Store;
+use std::future::Future;
+use std::pin::Pin;
+
+/// The request as a handler sees it.
+pub struct Ctx<'a, R: Runtime> {
+    pub rt: &'a R,
+    pub req: &'a Request,
+    pub rid: &'a RequestId,
+    pub(super) params: &'a [(&'static str, String)],
+}
+
+impl<R: Runtime> Clone for Ctx<'_, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<R: Runtime> Copy for Ctx<'_, R> {}
+
+impl<'a, R: Runtime> Ctx<'a, R> {
+    pub fn new(rt: &'a R, req: &'a Request, rid: &'a RequestId) -> Self {
+        Ctx {
+            rt,
+            req,
+            rid,
+            params: &[],
+        }
+    }
+
+    /// A path parameter of the route, raw (still percent-encoded); "" when absent.
+    pub fn param(&self, name: &str) -> &'a str {
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    pub fn query(&self) -> &'a str {
+        self.req.uri().query().unwrap_or("")
+    }
+
+    pub fn body(&self) -> &'a [u8] {
+        self.req.body()
+    }
+
+    /// A header as text; `None` when absent or not text.
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        self.req.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The services over `store` (the caller's Redis connection).
+    pub fn services<'s>(&'s self, store: &'s dyn Store) -> Services<'s, R::Http> {
+        Services {
+            vars: self.rt.vars(),
+            http: self.rt.http(),
+            store,
+        }
+    }
+}
+
+/// A request inside the user-scoped frame.
+pub struct UserCtx<'a, R: Runtime> {
+    pub cx: Ctx<'a, R>,
+    pub svc: &'a Services<'a, R::Http>,
+    pub user: &'a UserId,
+}
+
+type BoxReply<'a> = Pin<Box<dyn Future<Output = Reply> + 'a>>;
+
+pub trait Handler<R: Runtime> {
+    fn call<'a>(&'a self, cx: Ctx<'a, R>) -> BoxReply<'a>;
+}
+
+impl<R: Runtime, F> Handler<R> for F
+where
+    F: for<'a> AsyncFn(Ctx<'a, R>) -> Reply,
+{
+    fn call<'a>(&'a self, cx: Ctx<'a, R>) -> BoxReply<'a> {
+        Box::pin(self(cx))
+    }
+}
+
+pub trait UserHandler<R: Runtime> {
+    fn call<'a>(&'a self, cx: UserCtx<'a, R>) -> BoxReply<'a>;
+}
+
+impl<R: Runtime, F> UserHandler<R> for F
+where
+    F: for<'a> AsyncFn(UserCtx<'a, R>) -> Reply,
+{
+    fn call<'a>(&'a self, cx: UserCtx<'a, R>) -> BoxReply<'a> {
+        Box::pin(self(cx))
+    }
+}
+
+/// A handler with what it asks first.
+pub enum Endpoint<R: Runtime> {
+    Public(Box<dyn Handler<R>>),
+    Token(Box<dyn Handler<R>>),
+    User(Box<dyn UserHandler<R>>),
+}
+
+/// No check: the browser's callback, Google's push, health.
+pub fn public<R: Runtime>(h: impl Handler<R> + 'static) -> Endpoint<R> {
+    Endpoint::Public(Box::new(h))
+}
+
+/// The API token first.
+pub fn token<R: Runtime>(h: impl Handler<R> + 'static) -> Endpoint<R> {
+    Endpoint::Token(Box::new(h))
+}
+
+/// The user-scoped frame around the handler; the user is the route's `user_id`.
+pub fn user<R: Runtime>(h: impl UserHandler<R> + 'static) -> Endpoint<R> {
+    Endpoint::User(Box::new(h))
+}
+
+impl<R: Runtime> Endpoint<R> {
+    pub(super) async fn call(&self, cx: Ctx<'_, R>) -> Reply {
+        match self {
+            Endpoint::Public(h) => h.call(cx).await,
+            Endpoint::Token(h) => {
+                api_token::authorize(cx.rt.vars(), cx.req)?;
+                h.call(cx).await
+            }
+            Endpoint::User(h) => user_scoped(cx, h.as_ref()).await,
+        }
+    }
+}
+
+/// The frame of every user-scoped API route.
+async fn user_scoped<R: Runtime>(cx: Ctx<'_, R>, h: &dyn UserHandler<R>) -> Reply {
+    api_token::authorize(cx.rt.vars(), cx.req)?;
+    let user = UserId::from_path_segment(cx.param("user_id"))?;
+    log::set_user(user.as_str());
+    let redis = cx.rt.connect()?;
+    let budget = match rate_limit::check(cx.rt.vars(), &redis, &user) {
+        Ok(b) => b,
+        Err((p, b)) => {
+            let mut r = response::problem(&p, cx.rid);
+            rate_limit::headers(&mut r, b);
+            return Ok(r);
+        }
+    };
+    let svc = cx.services(&redis);
+    let answer = h
+        .call(UserCtx {
+            cx,
+            svc: &svc,
+            user: &user,
+        })
+        .await;
+    let mut resp = response::finish(answer, cx.rid);
+    rate_limit::headers(&mut resp, budget);
+    Ok(resp)
+}

@@ -1,0 +1,98 @@
+//! Building responses: JSON bodies, problem bodies, and the headers every answer carries.
+
+use crate::http::problem::Problem;
+use crate::http::request_id::RequestId;
+use http::{HeaderValue, StatusCode, header};
+use serde_json::Value;
+
+pub type Response = http::Response<Vec<u8>>;
+
+/// A JSON answer.
+pub fn json(status: u16, body: &Value, rid: &RequestId) -> Response {
+    build(
+        status,
+        "application/json",
+        body.to_string().into_bytes(),
+        rid,
+    )
+}
+
+/// An empty answer (204).
+pub fn no_content(rid: &RequestId) -> Response {
+    let mut r = build(204, "application/json", Vec::new(), rid);
+    r.headers_mut().remove(header::CONTENT_TYPE);
+    r
+}
+
+/// The problem+json answer for an error.
+pub fn problem(p: &Problem, rid: &RequestId) -> Response {
+    crate::log::set_code(p.code.as_str());
+    let mut r = build(
+        p.status(),
+        "application/problem+json",
+        p.body(rid.as_str()).to_string().into_bytes(),
+        rid,
+    );
+    if let Some(secs) = p.retry_after {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    r
+}
+
+/// One result, one response: the single place errors turn into problem bodies.
+pub fn finish(result: Result<Response, Problem>, rid: &RequestId) -> Response {
+    result.unwrap_or_else(|p| problem(&p, rid))
+}
+
+fn build(status: u16, content_type: &'static str, body: Vec<u8>, rid: &RequestId) -> Response {
+    let mut r = http::Response::new(body);
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // Answers are per user and per request: never cached, never sniffed.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // RequestId only ever holds header-safe characters.
+    if let Ok(v) = HeaderValue::from_str(rid.as_str()) {
+        h.insert("x-request-id", v);
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::problem::Code;
+
+    #[test]
+    fn problems_carry_type_status_and_request_id() {
+        let rid = RequestId::from_header(Some("r-1"));
+        let mut p = Problem::new(Code::RedisUnavailable, "down");
+        p.retry_after = Some(5);
+        let r = finish(Err(p), &rid);
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+        assert_eq!(r.headers()["x-request-id"], "r-1");
+        assert_eq!(r.headers()["retry-after"], "5");
+        let body: Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(body["code"], "redis_unavailable");
+        assert_eq!(body["request_id"], "r-1");
+    }
+
+    #[test]
+    fn json_and_no_content() {
+        let rid = RequestId::from_header(None);
+        let r = json(201, &serde_json::json!({"a": 1}), &rid);
+        assert_eq!(r.status(), 201);
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        assert_eq!(r.headers()["x-request-id"], rid.as_str());
+        let r = no_content(&rid);
+        assert_eq!(r.status(), 204);
+        assert!(r.body().is_empty());
+        assert!(r.headers().get("content-type").is_none());
+    }
+}

@@ -1,0 +1,104 @@
+//! The HTTP entry point shared by every component: the request id, CORS and preflights,
+//! the route table, problems turned into answers, and one log line per request.
+
+use super::cors::Cors;
+use super::guard::Ctx;
+use super::problem::Problem;
+use super::request::Request;
+use super::request_id::RequestId;
+use super::response::{self, Response};
+use super::router::Router;
+use crate::config;
+use crate::log::{self, Level};
+use crate::services::Runtime;
+use serde_json::Value;
+use std::future::Future;
+
+/// What the entry needs from the request before its body is read.
+pub struct Head {
+    pub method: String,
+    pub path_and_query: String,
+    pub request_id: Option<String>,
+    /// Spin's `spin-matched-route`, for the log line.
+    pub matched_route: Option<String>,
+    pub origin: Option<String>,
+    /// `Access-Control-Request-Method`: set on a CORS preflight.
+    pub preflight_method: Option<String>,
+}
+
+/// Serves one request: `body` reads it (bounded) unless it is a preflight.
+pub async fn serve_on<R: Runtime>(
+    rt: &R,
+    head: Head,
+    body: impl Future<Output = Result<Request, Problem>>,
+    router: &Router<R>,
+) -> Response {
+    let rid = RequestId::from_header(head.request_id.as_deref());
+    let started = std::time::Instant::now();
+    log::set_level(log_level(rt));
+    let _ = log::take_context();
+    let cors = Cors::parse(
+        config::optional(rt.vars(), "cors_allowed_origins")
+            .ok()
+            .flatten()
+            .as_deref(),
+    );
+    let preflight = Cors::is_preflight(&head.method, head.preflight_method.as_deref());
+    let result = if preflight {
+        // Preflights carry no credentials: answered here, before any route.
+        Ok(response::no_content(&rid))
+    } else {
+        match body.await {
+            Ok(req) => router.dispatch(Ctx::new(rt, &req, &rid)).await,
+            Err(p) => Err(p),
+        }
+    };
+    let mut resp = response::finish(result, &rid);
+    cors.apply(&mut resp, head.origin.as_deref(), preflight);
+    log_line(&head, &rid, resp.status().as_u16(), started);
+    resp
+}
+
+/// The `log_level` variable (`debug`, `info`, `warn`, `error`; default `info`).
+pub fn log_level<R: Runtime>(rt: &R) -> Level {
+    config::optional(rt.vars(), "log_level")
+        .ok()
+        .flatten()
+        .map_or(Level::Info, |l| Level::parse(&l))
+}
+
+fn log_line(head: &Head, rid: &RequestId, status: u16, started: std::time::Instant) {
+    let ctx = log::take_context();
+    let level = if status >= 500 {
+        Level::Error
+    } else if status >= 400 {
+        Level::Warn
+    } else {
+        Level::Info
+    };
+    let path = head
+        .path_and_query
+        .split_once('?')
+        .map_or(head.path_and_query.as_str(), |(p, _)| p);
+    log::emit(
+        level,
+        "request",
+        &[
+            ("request_id", Value::from(rid.as_str())),
+            ("method", Value::from(head.method.as_str())),
+            (
+                "route",
+                Value::from(head.matched_route.clone().unwrap_or_default()),
+            ),
+            ("path", Value::from(path)),
+            ("status", Value::from(status)),
+            ("code", ctx.code.map_or(Value::Null, Value::from)),
+            (
+                "duration_ms",
+                Value::from(log::round(started.elapsed().as_secs_f64() * 1000.0)),
+            ),
+            ("user_id", ctx.user_id.map_or(Value::Null, Value::from)),
+            ("upstream", Value::from(ctx.upstream)),
+        ],
+    );
+}

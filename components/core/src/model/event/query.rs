@@ -1,0 +1,199 @@
+//! Query parameters of the events routes.
+
+use super::*;
+use crate::http::problem::{Code, Problem};
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
+
+/// `calendar_id` is the only query parameter of the single-event routes.
+pub fn calendar_param(query: &str) -> Result<String, Problem> {
+    let mut calendar = None;
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        match k.as_ref() {
+            "calendar_id" if calendar.is_none() => calendar = Some(v.into_owned()),
+            "calendar_id" => {
+                return Err(Problem::new(
+                    Code::InvalidQuery,
+                    "`calendar_id` is given more than once",
+                ));
+            }
+            _ => {
+                return Err(Problem::new(
+                    Code::InvalidQuery,
+                    "only `calendar_id` is accepted here",
+                ));
+            }
+        }
+    }
+    let calendar = calendar.unwrap_or_else(|| DEFAULT_CALENDAR.to_owned());
+    check_calendar_id(&calendar)?;
+    Ok(calendar)
+}
+
+// ------------------------------------------------------------------ list query
+
+/// `GET /events/{user_id}` parameters, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    pub calendar_id: String,
+    /// Google's query parameters, ready to encode.
+    pub google: Vec<(&'static str, String)>,
+    pub time_zone: Option<String>,
+}
+
+impl ListQuery {
+    pub fn parse(query: &str) -> Result<ListQuery, Problem> {
+        let invalid = |d: String| bad(Code::InvalidQuery, d);
+        let mut seen = std::collections::HashMap::new();
+        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+            if seen
+                .insert(k.clone().into_owned(), v.into_owned())
+                .is_some()
+            {
+                return Err(invalid(format!("`{}` is given more than once", clip(&k))));
+            }
+        }
+        const KNOWN: [&str; 12] = [
+            "calendar_id",
+            "time_min",
+            "time_max",
+            "q",
+            "max_results",
+            "page_token",
+            "single_events",
+            "order_by",
+            "time_zone",
+            "show_deleted",
+            "sync_token",
+            "updated_min",
+        ];
+        if let Some(k) = seen.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            return Err(invalid(format!("unknown parameter `{}`", clip(k))));
+        }
+        let get = |k: &str| seen.get(k).map(String::as_str);
+        let boolean = |k: &str, default: bool| -> Result<bool, Problem> {
+            match get(k) {
+                None => Ok(default),
+                Some("true") => Ok(true),
+                Some("false") => Ok(false),
+                Some(_) => Err(invalid(format!("`{k}` must be true or false"))),
+            }
+        };
+        let calendar_id = get("calendar_id").unwrap_or(DEFAULT_CALENDAR).to_owned();
+        check_calendar_id(&calendar_id)?;
+        let zone = get("time_zone").map(parse_zone).transpose()?;
+        let bound = |k: &str| -> Result<Option<DateTime<FixedOffset>>, Problem> {
+            let Some(v) = get(k) else { return Ok(None) };
+            if let Ok(dt) = DateTime::parse_from_rfc3339(v) {
+                return Ok(Some(dt));
+            }
+            let d = NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .map_err(|_| invalid(format!("`{k}` must be RFC 3339 or YYYY-MM-DD")))?;
+            let midnight = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+            // A date is midnight in `time_zone`, else UTC.
+            let resolved = match zone {
+                Some(z) => z
+                    .from_local_datetime(&midnight)
+                    .earliest()
+                    .map(|t| t.fixed_offset()),
+                None => Some(chrono::Utc.from_utc_datetime(&midnight).fixed_offset()),
+            };
+            resolved
+                .map(Some)
+                .ok_or_else(|| invalid(format!("`{k}` does not exist in the time zone")))
+        };
+        let time_min = bound("time_min")?;
+        let time_max = bound("time_max")?;
+        if let (Some(a), Some(b)) = (time_min, time_max)
+            && a >= b
+        {
+            return Err(bad(
+                Code::InvalidTimeRange,
+                "time_min must be before time_max",
+            ));
+        }
+        let single_events = boolean("single_events", true)?;
+        let show_deleted = boolean("show_deleted", false)?;
+        let max_results = match get("max_results") {
+            None => 250,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=2500).contains(n))
+                .ok_or_else(|| invalid("max_results must be 1 to 2500".into()))?,
+        };
+        let order_by = get("order_by");
+        match order_by {
+            None | Some("updated") => {}
+            Some("startTime") if single_events => {}
+            Some("startTime") => {
+                return Err(invalid(
+                    "order_by=startTime needs single_events=true".into(),
+                ));
+            }
+            Some(_) => return Err(invalid("order_by must be startTime or updated".into())),
+        }
+        let q = get("q");
+        if q.is_some_and(|q| q.chars().count() > 256) {
+            return Err(invalid("q is limited to 256 characters".into()));
+        }
+        for k in ["page_token", "sync_token"] {
+            if get(k)
+                .is_some_and(|t| t.is_empty() || t.len() > 2048 || t.chars().any(char::is_control))
+            {
+                return Err(invalid(format!("`{k}` is malformed")));
+            }
+        }
+        let sync_token = get("sync_token");
+        if sync_token.is_some() {
+            let filters = ["time_min", "time_max", "q", "order_by", "updated_min"];
+            if let Some(f) = filters.iter().find(|f| get(f).is_some()) {
+                return Err(invalid(format!(
+                    "sync_token cannot be combined with `{f}`; do a full sync instead"
+                )));
+            }
+        }
+        let updated_min = get("updated_min")
+            .map(|v| {
+                DateTime::parse_from_rfc3339(v)
+                    .map_err(|_| invalid("updated_min must be RFC 3339".into()))
+            })
+            .transpose()?;
+
+        let mut google: Vec<(&'static str, String)> = vec![
+            ("maxResults", max_results.to_string()),
+            ("singleEvents", single_events.to_string()),
+        ];
+        if show_deleted {
+            google.push(("showDeleted", "true".into()));
+        }
+        if let Some(t) = time_min {
+            google.push(("timeMin", t.to_rfc3339()));
+        }
+        if let Some(t) = time_max {
+            google.push(("timeMax", t.to_rfc3339()));
+        }
+        if let Some(t) = updated_min {
+            google.push(("updatedMin", t.to_rfc3339()));
+        }
+        if let Some(q) = q {
+            google.push(("q", q.to_owned()));
+        }
+        if let Some(o) = order_by {
+            google.push(("orderBy", o.to_owned()));
+        }
+        if let Some(p) = get("page_token") {
+            google.push(("pageToken", p.to_owned()));
+        }
+        if let Some(s) = sync_token {
+            google.push(("syncToken", s.to_owned()));
+        }
+        if let Some(z) = zone {
+            google.push(("timeZone", z.name().to_owned()));
+        }
+        Ok(ListQuery {
+            calendar_id,
+            google,
+            time_zone: zone.map(|z| z.name().to_owned()),
+        })
+    }
+}

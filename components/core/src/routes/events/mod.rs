@@ -1,0 +1,167 @@
+//! The events routes: list, create, get, patch and delete events, and start or stop the
+//! push channel of a calendar. Each create, update and delete is announced as a
+//! CloudEvent.
+
+mod create;
+
+pub use create::create_event;
+
+use crate::config::{self, defaults};
+use crate::delivery::{self as notify, CloudEvent, EventType};
+use crate::google::calendar::{Calendar, Failure, GoogleStatus};
+use crate::http::guard::UserCtx;
+use crate::http::problem::{Code, Problem};
+use crate::http::request::{decode_segment, require_json};
+use crate::http::response;
+use crate::http::router::Reply;
+use crate::model::event::{self as events, EventInput, ListQuery, calendar_param};
+use crate::model::user_id::UserId;
+use crate::outbound::Outbound;
+use crate::rest::client::RestClient;
+use crate::services::{Runtime, Services};
+use serde_json::{Value, json};
+
+fn announce<O: Outbound>(
+    svc: &Services<'_, O>,
+    kind: EventType,
+    user: &UserId,
+    event: &Value,
+) -> Result<(), Problem> {
+    publish(
+        svc,
+        &CloudEvent::new(kind, user, events::notification_data(event)),
+    )
+}
+
+fn publish<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> Result<(), Problem> {
+    let channel = config::or_default(svc.vars, "events_channel", defaults::EVENTS_CHANNEL)?;
+    notify::publish(svc.store, &channel, event)
+}
+
+async fn user_zone<O: Outbound>(
+    svc: &Services<'_, O>,
+    user: &UserId,
+    input: &EventInput,
+) -> Result<Option<String>, Problem> {
+    if !input.needs_user_zone() {
+        return Ok(None);
+    }
+    let rest = RestClient::from_vars(svc.vars, svc.http)?;
+    Ok(rest.get_user(user).await?.and_then(|u| u.time_zone))
+}
+
+/// `GET /events/{user_id}`
+pub async fn list<R: Runtime>(cx: UserCtx<'_, R>) -> Reply {
+    let (svc, user) = (cx.svc, cx.user);
+    let q = ListQuery::parse(cx.cx.query())?;
+    let cal = Calendar::new(svc, user)?;
+    let page = cal.list(&q.calendar_id, &q.google).await.map_err(|f| match f {
+        Failure::Google(GoogleStatus { status: 410, .. }) => Problem::new(Code::SyncTokenExpired, "the sync token expired: do a full sync (without sync_token) and keep its next_sync_token"),
+        other => other.into(),
+    })?;
+    let items: Vec<Value> = page["items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| events::from_google(e, &q.calendar_id))
+                .collect()
+        })
+        .unwrap_or_default();
+    let body = json!({
+        "items": items,
+        "next_page_token": page.get("nextPageToken").cloned().unwrap_or(Value::Null),
+        "next_sync_token": page.get("nextSyncToken").cloned().unwrap_or(Value::Null),
+        "time_zone": page.get("timeZone").cloned().unwrap_or_else(|| json!(q.time_zone)),
+    });
+    Ok(response::json(200, &body, cx.cx.rid))
+}
+
+/// `POST /events/{user_id}`: 201 with the new event, or 200 with the event an earlier
+/// request with the same `Idempotency-Key` created.
+pub async fn create<R: Runtime>(cx: UserCtx<'_, R>) -> Reply {
+    require_json(cx.cx.req)?;
+    // A header that is not text is refused by the key check, not ignored.
+    let key = cx
+        .cx
+        .req
+        .headers()
+        .get("idempotency-key")
+        .map(|v| v.to_str().unwrap_or("\u{0}"));
+    let (status, event) = create_event(cx.svc, cx.user, cx.cx.body(), key).await?;
+    Ok(response::json(status, &event, cx.cx.rid))
+}
+
+/// `GET /events/{user_id}/{event_id}`
+pub async fn get<R: Runtime>(cx: UserCtx<'_, R>) -> Reply {
+    let event_id = decode_segment(cx.cx.param("event_id"))?;
+    events::check_event_id(&event_id)?;
+    let calendar = calendar_param(cx.cx.query())?;
+    let cal = Calendar::new(cx.svc, cx.user)?;
+    let e = cal.get(&calendar, &event_id).await?;
+    Ok(response::json(
+        200,
+        &events::from_google(&e, &calendar),
+        cx.cx.rid,
+    ))
+}
+
+/// `PATCH /events/{user_id}/{event_id}`: validated against the stored event merged with
+/// the change.
+pub async fn patch<R: Runtime>(cx: UserCtx<'_, R>) -> Reply {
+    require_json(cx.cx.req)?;
+    let (svc, user) = (cx.svc, cx.user);
+    let event_id = decode_segment(cx.cx.param("event_id"))?;
+    events::check_event_id(&event_id)?;
+    let calendar = calendar_param(cx.cx.query())?;
+    let input = EventInput::parse(cx.cx.body())?;
+    if input.calendar_id.is_some() {
+        return Err(Problem::new(
+            Code::InvalidEvent,
+            "events cannot move between calendars; address the calendar with ?calendar_id=",
+        ));
+    }
+    let zone = user_zone(svc, user, &input).await?;
+    let cal = Calendar::new(svc, user)?;
+    let existing = cal.get(&calendar, &event_id).await?;
+    if existing["status"] == "cancelled" {
+        return Err(Problem::new(Code::EventNotFound, "the event was deleted"));
+    }
+    let change = input.for_patch(&existing, zone.as_deref())?;
+    let updated = cal.patch(&calendar, &event_id, &change).await?;
+    let event = events::from_google(&updated, &calendar);
+    announce(svc, EventType::EventUpdated, user, &event)?;
+    Ok(response::json(200, &event, cx.cx.rid))
+}
+
+/// `DELETE /events/{user_id}/{event_id}`: 204; deleting a deleted event is 204 again
+/// (without a second notification).
+pub async fn delete<R: Runtime>(cx: UserCtx<'_, R>) -> Reply {
+    let event_id = decode_segment(cx.cx.param("event_id"))?;
+    events::check_event_id(&event_id)?;
+    let calendar = calendar_param(cx.cx.query())?;
+    let cal = Calendar::new(cx.svc, cx.user)?;
+    match cal.delete(&calendar, &event_id).await {
+        Ok(()) => announce(
+            cx.svc,
+            EventType::EventDeleted,
+            cx.user,
+            &json!({"id": event_id, "calendar_id": calendar, "summary": null, "start": null, "end": null}),
+        )?,
+        Err(Failure::Google(GoogleStatus { status: 410, .. })) => {}
+        Err(f) => return Err(f.into()),
+    }
+    Ok(response::no_content(cx.cx.rid))
+}
+
+/// `POST /events/{user_id}/watch`: 201 with a new channel, or 200 with the live one.
+pub async fn watch<R: Runtime>(cx: UserCtx<'_, R>) -> Reply {
+    let calendar = calendar_param(cx.cx.query())?;
+    let (status, channel) = notify::start(cx.svc, cx.user, &calendar).await?;
+    Ok(response::json(status, &channel, cx.cx.rid))
+}
+
+/// `DELETE /events/{user_id}/watch`: stops the channel at Google and forgets it.
+pub async fn unwatch<R: Runtime>(cx: UserCtx<'_, R>) -> Reply {
+    notify::stop(cx.svc, cx.user, &calendar_param(cx.cx.query())?).await?;
+    Ok(response::no_content(cx.cx.rid))
+}

@@ -1,0 +1,81 @@
+//! Spin's outbound HTTP, with a deadline on every request, and timers on Spin's executor.
+
+use crate::log;
+
+// ------------------------------------------------------------------ outbound HTTP
+
+/// Every outbound request gives up after this long (connect, answer and body together).
+pub const OUTBOUND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Spin's outbound HTTP, with a deadline on every request and timers on Spin's executor.
+pub struct SpinHttp;
+
+impl crate::outbound::Outbound for SpinHttp {
+    async fn send(
+        &self,
+        req: crate::outbound::HttpRequest,
+    ) -> Result<crate::outbound::HttpResponse, crate::outbound::TransportError> {
+        use crate::outbound::TransportError;
+        use futures::future::{Either, select};
+        let method = req.method().as_str().to_owned();
+        let origin = format!(
+            "{}://{}",
+            req.uri().scheme_str().unwrap_or("https"),
+            req.uri().authority().map_or("", |a| a.as_str())
+        );
+        let started = std::time::Instant::now();
+        let send = std::pin::pin!(spin_sdk::http::send::<_, http::Response<Vec<u8>>>(req));
+        let timer = std::pin::pin!(sleep(OUTBOUND_TIMEOUT));
+        let outcome = select(send, timer).await;
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let status = match &outcome {
+            Either::Left((Ok(resp), _)) => Some(resp.status().as_u16()),
+            _ => None,
+        };
+        log::upstream(&method, &origin, status, ms);
+        match outcome {
+            Either::Left((Ok(resp), _)) => Ok(resp),
+            Either::Left((
+                Err(spin_sdk::http::SendError::Http(spin_sdk::http::ErrorCode::HttpRequestDenied)),
+                _,
+            )) => Err(TransportError::Denied),
+            Either::Left((Err(_), _)) => Err(TransportError::Connect),
+            Either::Right(_) => Err(TransportError::Timeout),
+        }
+    }
+
+    async fn sleep(&self, d: std::time::Duration) {
+        sleep(d).await
+    }
+}
+
+/// A timer future on Spin's executor (`wasi:clocks/monotonic-clock`).
+pub fn sleep(d: std::time::Duration) -> Sleep {
+    let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    Sleep {
+        deadline: wasi::clocks::monotonic_clock::now().saturating_add(nanos),
+        token: None,
+    }
+}
+
+pub struct Sleep {
+    deadline: u64,
+    token: Option<spin_executor::CancelOnDropToken>,
+}
+
+impl std::future::Future for Sleep {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if wasi::clocks::monotonic_clock::now() >= self.deadline {
+            return std::task::Poll::Ready(());
+        }
+        let pollable = wasi::clocks::monotonic_clock::subscribe_instant(self.deadline);
+        let token = spin_executor::push_waker_and_get_token(pollable, cx.waker().clone());
+        self.token = Some(token.into());
+        std::task::Poll::Pending
+    }
+}

@@ -1,0 +1,267 @@
+//! Outbound Redis through Spin, as a [`Store`](crate::store::Store). Every failure is a
+//! `redis_unavailable` problem: the detail names the operation, never the address (it
+//! may carry a password).
+
+use crate::config::Variables;
+use crate::http::problem::{Code, Problem};
+use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
+
+/// Outbound Redis through Spin. Every failure is a `redis_unavailable` problem: the detail
+/// names the operation, never the address (it may carry a password).
+pub struct Redis(pub(super) Connection);
+
+impl Redis {
+    pub fn open(address: &str) -> Result<Self, Problem> {
+        Connection::open(address)
+            .map(Redis)
+            .map_err(|e| unavailable("connect", &e))
+    }
+
+    pub fn execute(
+        &self,
+        command: &str,
+        args: &[RedisParameter],
+    ) -> Result<Vec<RedisResult>, Problem> {
+        self.0
+            .execute(command, args)
+            .map_err(|e| unavailable(command, &e))
+    }
+
+    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+        self.0.get(key).map_err(|e| unavailable("GET", &e))
+    }
+
+    pub fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), Problem> {
+        self.0
+            .publish(channel, payload)
+            .map_err(|e| unavailable("PUBLISH", &e))
+    }
+}
+
+pub(super) fn unavailable(op: &str, e: &spin_sdk::redis::Error) -> Problem {
+    use spin_sdk::redis::Error;
+    let why = match e {
+        Error::InvalidAddress => "invalid address",
+        Error::TooManyConnections => "too many connections",
+        Error::TypeError => "unexpected value type",
+        Error::Other(_) => "request failed",
+    };
+    Problem::new(Code::RedisUnavailable, format!("redis {op}: {why}"))
+}
+
+/// A byte-string argument for [`Redis::execute`].
+pub fn arg(value: impl AsRef<[u8]>) -> RedisParameter {
+    RedisParameter::Binary(value.as_ref().to_vec())
+}
+
+// ------------------------------------------------------------------ Redis as a Store
+
+impl crate::store::Store for Redis {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+        Redis::get(self, key)
+    }
+
+    fn set_ex(&self, key: &str, value: &[u8], ttl_secs: u64) -> Result<(), Problem> {
+        let ttl = i64::try_from(ttl_secs.max(1)).unwrap_or(i64::MAX);
+        self.execute(
+            "SET",
+            &[arg(key), arg(value), arg("EX"), RedisParameter::Int64(ttl)],
+        )
+        .map(|_| ())
+    }
+
+    fn set_nx_px(&self, key: &str, value: &[u8], ttl_ms: u64) -> Result<bool, Problem> {
+        // A script answering 1 or 0: older Spin hosts drop `OK` and nil replies from
+        // `execute`, so the plain SET NX reply cannot be read the same way everywhere.
+        const SCRIPT: &str = "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 else return 0 end";
+        let ttl = i64::try_from(ttl_ms.max(1)).unwrap_or(i64::MAX);
+        let r = self.execute(
+            "EVAL",
+            &[
+                arg(SCRIPT),
+                RedisParameter::Int64(1),
+                arg(key),
+                arg(value),
+                RedisParameter::Int64(ttl),
+            ],
+        )?;
+        Ok(matches!(r.first(), Some(RedisResult::Int64(1))))
+    }
+
+    fn get_del(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+        Ok(
+            match self.execute("GETDEL", &[arg(key)])?.into_iter().next() {
+                Some(RedisResult::Binary(b)) => Some(b),
+                _ => None,
+            },
+        )
+    }
+
+    fn del(&self, key: &str) -> Result<(), Problem> {
+        self.execute("DEL", &[arg(key)]).map(|_| ())
+    }
+
+    fn del_if_eq(&self, key: &str, value: &[u8]) -> Result<(), Problem> {
+        const SCRIPT: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+        self.execute(
+            "EVAL",
+            &[arg(SCRIPT), RedisParameter::Int64(1), arg(key), arg(value)],
+        )
+        .map(|_| ())
+    }
+
+    fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), Problem> {
+        Redis::publish(self, channel, payload)
+    }
+
+    fn xadd_capped(
+        &self,
+        stream: &str,
+        max_len: u64,
+        field: &str,
+        value: &[u8],
+    ) -> Result<(), Problem> {
+        let max = i64::try_from(max_len).unwrap_or(i64::MAX);
+        self.execute(
+            "XADD",
+            &[
+                arg(stream),
+                arg("MAXLEN"),
+                arg("~"),
+                RedisParameter::Int64(max),
+                arg("*"),
+                arg(field),
+                arg(value),
+            ],
+        )
+        .map(|_| ())
+    }
+
+    fn incr_ex(&self, key: &str, ttl_secs: u64) -> Result<i64, Problem> {
+        self.incr_ex_impl(key, ttl_secs)
+    }
+
+    fn lpush_capped(&self, key: &str, value: &[u8], max_len: u64) -> Result<(), Problem> {
+        let last = i64::try_from(max_len.max(1) - 1).unwrap_or(i64::MAX);
+        self.execute("LPUSH", &[arg(key), arg(value)])?;
+        self.execute(
+            "LTRIM",
+            &[
+                arg(key),
+                RedisParameter::Int64(0),
+                RedisParameter::Int64(last),
+            ],
+        )
+        .map(|_| ())
+    }
+
+    fn lrange(&self, key: &str, n: u64) -> Result<(Vec<Vec<u8>>, u64), Problem> {
+        let last = i64::try_from(n.max(1) - 1).unwrap_or(i64::MAX);
+        let items = self
+            .execute(
+                "LRANGE",
+                &[
+                    arg(key),
+                    RedisParameter::Int64(0),
+                    RedisParameter::Int64(last),
+                ],
+            )?
+            .into_iter()
+            .filter_map(|r| match r {
+                RedisResult::Binary(b) => Some(b),
+                _ => None,
+            })
+            .collect();
+        let len = match self.execute("LLEN", &[arg(key)])?.first() {
+            Some(RedisResult::Int64(n)) => u64::try_from(*n).unwrap_or(0),
+            _ => 0,
+        };
+        Ok((items, len))
+    }
+
+    fn oldest(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+        // LRANGE answers an array (empty for an empty list), never nil, which older Spin
+        // hosts would drop (LINDEX answers nil there).
+        let r = self.execute(
+            "LRANGE",
+            &[
+                arg(key),
+                RedisParameter::Int64(-1),
+                RedisParameter::Int64(-1),
+            ],
+        )?;
+        Ok(r.into_iter().find_map(|r| match r {
+            RedisResult::Binary(b) => Some(b),
+            _ => None,
+        }))
+    }
+
+    fn remove_oldest_eq(&self, key: &str, value: &[u8]) -> Result<bool, Problem> {
+        // A negative count removes from the tail: the oldest equal entry, one only.
+        match self
+            .execute("LREM", &[arg(key), RedisParameter::Int64(-1), arg(value)])?
+            .first()
+        {
+            Some(RedisResult::Int64(n)) => Ok(*n > 0),
+            _ => Err(Problem::new(
+                Code::RedisUnavailable,
+                "redis LREM: unexpected reply",
+            )),
+        }
+    }
+
+    fn rotate_oldest_if_eq(&self, key: &str, value: &[u8]) -> Result<bool, Problem> {
+        // One script, so the check and the move are atomic; it answers 1 or 0 (never the
+        // moved entry or nil, see `set_nx_px`). RPOPLPUSH from a list to itself moves the
+        // tail to the head without the entry ever being out of the list.
+        const SCRIPT: &str = "if redis.call('LINDEX', KEYS[1], -1) == ARGV[1] then redis.call('RPOPLPUSH', KEYS[1], KEYS[1]) return 1 else return 0 end";
+        match self
+            .execute(
+                "EVAL",
+                &[arg(SCRIPT), RedisParameter::Int64(1), arg(key), arg(value)],
+            )?
+            .first()
+        {
+            Some(RedisResult::Int64(n)) => Ok(*n == 1),
+            _ => Err(Problem::new(
+                Code::RedisUnavailable,
+                "redis EVAL: unexpected reply",
+            )),
+        }
+    }
+}
+
+impl Redis {
+    fn incr_ex_impl(&self, key: &str, ttl_secs: u64) -> Result<i64, Problem> {
+        const SCRIPT: &str = "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n";
+        let ttl = i64::try_from(ttl_secs.max(1)).unwrap_or(i64::MAX);
+        match self
+            .execute(
+                "EVAL",
+                &[
+                    arg(SCRIPT),
+                    RedisParameter::Int64(1),
+                    arg(key),
+                    RedisParameter::Int64(ttl),
+                ],
+            )?
+            .first()
+        {
+            Some(RedisResult::Int64(n)) => Ok(*n),
+            _ => Err(Problem::new(
+                Code::RedisUnavailable,
+                "redis INCR: unexpected reply",
+            )),
+        }
+    }
+
+    /// The connection for `redis_address`.
+    pub fn from_vars(vars: &dyn Variables) -> Result<Redis, Problem> {
+        let address = crate::config::or_default(
+            vars,
+            "redis_address",
+            crate::config::defaults::REDIS_ADDRESS,
+        )?;
+        Redis::open(&address)
+    }
+}
