@@ -5,6 +5,7 @@
 
 pub mod api_auth;
 pub mod auth;
+pub mod availability;
 pub mod calendar;
 pub mod config;
 pub mod cors;
