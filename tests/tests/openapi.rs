@@ -917,7 +917,8 @@ async fn real_answers_match_the_document() {
     .problem(400, "authorization_denied");
     // A browser at the callback: pages, with the statuses of the JSON answers.
     let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
-    app.rest.add_user("browser-user", Some("browser-user@example.com"), None);
+    app.rest
+        .add_user("browser-user", Some("browser-user@example.com"), None);
     let begun = api.get("/auth/url/browser-user").await;
     let consent = app
         .google
