@@ -11,7 +11,7 @@ use gcal_core::response::{self, Response};
 use gcal_core::route::{not_found, segments};
 use gcal_core::spin::{Redis, Request, SpinHttp, SpinVariables, serve, user_scoped};
 use gcal_core::tokens::Services;
-use gcal_core::{config, redirect};
+use gcal_core::{config, log, page, redirect};
 use serde_json::json;
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
@@ -29,7 +29,8 @@ async fn route(req: Request, rid: RequestId) -> Result<Response, Problem> {
         // The browser, redirected by Google: no API token, the state authenticates.
         ("GET", ["auth", "callback"]) => {
             let params = CallbackParams::from_query(req.uri().query().unwrap_or(""));
-            browser_callback(params, &rid).await
+            let accept = req.headers().get("accept").and_then(|v| v.to_str().ok());
+            browser_callback(params, page::prefers_html(accept), &rid).await
         }
         ("POST", ["auth", "callback"]) => {
             authorize(vars, &req)?;
@@ -86,14 +87,25 @@ fn authorized(user: &gcal_core::ids::UserId, scopes: &[String], rid: &RequestId)
     )
 }
 
-/// With `post_auth_redirect_url` the browser ends there (303), success or not.
-async fn browser_callback(params: CallbackParams, rid: &RequestId) -> Result<Response, Problem> {
+/// With `post_auth_redirect_url` the browser ends there (303), success or not; else a
+/// browser (`html`) gets a page saying what happened, an API client the JSON.
+async fn browser_callback(
+    params: CallbackParams,
+    html: bool,
+    rid: &RequestId,
+) -> Result<Response, Problem> {
     let target = config::optional(&SpinVariables, "post_auth_redirect_url")?;
     let result = match Redis::from_vars(&SpinVariables) {
         Ok(redis) => auth::callback(&services(&redis), params).await,
         Err(p) => Err(p),
     };
+    let show = |status, body| response::html(status, body, &page::content_security_policy(), rid);
     match (target, result) {
+        (None, Ok((user, _))) if html => Ok(show(200, page::connected(user.as_str()))),
+        (None, Err(p)) if html => {
+            log::set_code(p.code.as_str());
+            Ok(show(p.status(), page::failure(p.code, rid.as_str())))
+        }
         (None, Ok((user, scopes))) => Ok(authorized(&user, &scopes, rid)),
         (None, Err(p)) => Err(p),
         (Some(url), Ok((user, _))) => {

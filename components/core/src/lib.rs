@@ -17,6 +17,7 @@ pub mod ids;
 pub mod log;
 pub mod notify;
 pub mod oauth;
+pub mod page;
 pub mod problem;
 pub mod ratelimit;
 pub mod redirect;
