@@ -212,8 +212,9 @@ proptest! {
 
     #[test]
     fn more_busy_time_never_adds_a_slot(case in case(), who in 0usize..4) {
+        // No cut: with one, a slot lost early lets a later one into the first N.
         let mut q = case.query.clone();
-        q.max_slots = 1000;
+        q.max_slots = usize::MAX;
         let before = compute_slots(&q, &case.people).unwrap();
         let mut busier = case.people.clone();
         let n = busier.len();
