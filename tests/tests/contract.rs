@@ -144,18 +144,12 @@ fn the_checker_rejects_what_spin_lacks() {
 fn every_spin_toml_default_matches_the_code_defaults() {
     let decls = manifest::declared_variables(&build::manifest_path()).unwrap();
     let default = |n: &str| decls[n].default.clone().unwrap_or_default();
-    assert_eq!(
-        default("redis_address"),
-        gcal_core::defaults::REDIS_ADDRESS
-    );
+    assert_eq!(default("redis_address"), gcal_core::defaults::REDIS_ADDRESS);
     assert_eq!(
         default("events_channel"),
         gcal_core::defaults::EVENTS_CHANNEL
     );
-    assert_eq!(
-        default("auth_channel"),
-        gcal_core::defaults::AUTH_CHANNEL
-    );
+    assert_eq!(default("auth_channel"), gcal_core::defaults::AUTH_CHANNEL);
     // Every secret of SPEC section 2 is marked secret, every required one required.
     for s in [
         "google_client_secret",

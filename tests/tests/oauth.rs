@@ -17,8 +17,8 @@ use common::{
     API_TOKEN, CLIENT_ID, CLIENT_SECRET, Subscription, TestApp, cipher, key_b64, stream_events,
     xrange,
 };
-use gcal_core::TokenCipher;
 use gcal_core::Secret;
+use gcal_core::TokenCipher;
 use gcal_tests::fakes::Fault;
 use gcal_tests::fakes::google::{self, ConsentResult, Route as GoogleRoute};
 use gcal_tests::fakes::rest::Route as RestRoute;
@@ -32,6 +32,8 @@ use std::time::Duration;
 const CALENDAR_EVENTS: &str = "https://www.googleapis.com/auth/calendar.events";
 const REDIRECT_URI: &str = "http://127.0.0.1:9/auth/callback";
 const AUTH_CHANNEL: &str = "gcal.auth";
+/// What Chromium and Firefox send when they navigate.
+const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
 // ------------------------------------------------------------------ the client side
 
@@ -179,6 +181,15 @@ impl<'a> Api<'a> {
     async fn callback_get(&self, query: &str) -> Resp {
         self.send(self.request(Method::GET, &format!("/auth/callback?{query}")))
             .await
+    }
+
+    /// The browser's callback with `Accept` (`None`: no `Accept` header).
+    async fn callback_accepting(&self, query: &str, accept: Option<&str>) -> Resp {
+        let mut req = self.request(Method::GET, &format!("/auth/callback?{query}"));
+        if let Some(accept) = accept {
+            req = req.header("accept", accept);
+        }
+        self.send(req).await
     }
 
     async fn callback_post(&self, body: &Value) -> Resp {
@@ -1227,6 +1238,21 @@ async fn the_browser_callback_ends_with_a_303_when_post_auth_redirect_url_is_set
         ("verifier", app.google.last_code_verifier().unwrap()),
     ]);
 
+    // A browser is redirected the same way.
+    let begun = api.begin(user).await;
+    let consent = app.google.consent(&begun.url).unwrap();
+    let resp = api
+        .callback_accepting(&callback_query(&consent), Some(BROWSER_ACCEPT))
+        .await;
+    let (location, pairs) = resp.redirect();
+    assert_eq!(location.path(), "/connected");
+    assert!(pairs.contains(&("status".into(), "ok".into())), "{pairs:?}");
+    secrets.push(("code", consent.code.clone()));
+    secrets.push((
+        "access token",
+        app.google.last_issued_tokens().unwrap().access_token,
+    ));
+
     // Errors: the code of the problem, nothing else.
     for (query, code) in [
         (callback_query(&consent), "invalid_state"),
@@ -1260,6 +1286,165 @@ async fn the_browser_callback_ends_with_a_303_when_post_auth_redirect_url_is_set
     secrets.push(("code", consent.code));
     let issued = app.google.last_issued_tokens().unwrap();
     secrets.push(("access token", issued.access_token));
+    api.assert_no_secrets(&secrets, &stream_events(&app));
+}
+
+/// An HTML page for the person in the browser, with every header a page needs.
+#[track_caller]
+fn assert_page(resp: &Resp, status: u16, says: &[&str]) {
+    assert_eq!(resp.status, status, "{}", resp.text);
+    assert_eq!(
+        resp.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let csp = resp
+        .header("content-security-policy")
+        .expect("a Content-Security-Policy");
+    assert!(
+        csp.starts_with("default-src 'none'; style-src 'sha256-"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe"), "{csp}");
+    assert_eq!(resp.header("cache-control"), Some("no-store"));
+    assert_eq!(resp.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(resp.header("referrer-policy"), Some("no-referrer"));
+    assert!(!resp.header("x-request-id").unwrap_or("").is_empty());
+    assert!(resp.text.starts_with("<!doctype html>"), "{}", resp.text);
+    assert!(
+        !resp.text.to_lowercase().contains("<script"),
+        "{}",
+        resp.text
+    );
+    let lower = resp.text.to_lowercase();
+    for s in says {
+        assert!(
+            lower.contains(&s.to_lowercase()),
+            "`{s}` not in {}",
+            resp.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_browser_gets_a_page_for_each_outcome_and_api_clients_keep_the_json() {
+    let app = TestApp::start().await;
+    let api = Api::new(&app);
+    app.rest.add_user("u1", None, None);
+    let mut secrets = Vec::new();
+    let browser = Some(BROWSER_ACCEPT);
+
+    // Connected: the page, and the credentials stored as for an API client.
+    let begun = api.begin("u1").await;
+    let consent = app.google.consent(&begun.url).unwrap();
+    let resp = api
+        .callback_accepting(&callback_query(&consent), browser)
+        .await;
+    assert_page(&resp, 200, &["Google Calendar connected for u1"]);
+    let issued = app.google.last_issued_tokens().unwrap();
+    let refresh = issued.refresh_token.clone().unwrap();
+    assert_stored(&app, "u1", &issued.access_token, &refresh);
+    assert_eq!(stream_events(&app).len(), 1);
+    secrets.extend([
+        ("access token", issued.access_token),
+        ("refresh token", refresh),
+        ("verifier", app.google.last_code_verifier().unwrap()),
+        ("code", consent.code.clone()),
+    ]);
+
+    // The same link again: spent. The page names the code and the request id.
+    let resp = api
+        .callback_accepting(&callback_query(&consent), browser)
+        .await;
+    let rid = resp.header("x-request-id").unwrap_or("").to_owned();
+    assert_page(
+        &resp,
+        400,
+        &["expired", "invalid_state", "start again from the app", &rid],
+    );
+    assert!(resp.text.contains("Reference: <code>"), "{}", resp.text);
+    assert!(app.logs().contains("\"code\":\"invalid_state\""));
+
+    // Cancel on the consent page.
+    let denied = app.google.deny(&api.begin("u1").await.url).unwrap();
+    let query = url::Url::parse(&denied)
+        .unwrap()
+        .query()
+        .unwrap()
+        .to_owned();
+    let resp = api.callback_accepting(&query, browser).await;
+    assert_page(
+        &resp,
+        400,
+        &["was not connected", "authorization_denied", "click Allow"],
+    );
+
+    // No refresh token from Google and none stored.
+    app.rest.add_user("u2", None, None);
+    app.google.set_omit_refresh_token(true);
+    let consent = app.google.consent(&api.begin("u2").await.url).unwrap();
+    let resp = api
+        .callback_accepting(&callback_query(&consent), browser)
+        .await;
+    assert_page(&resp, 400, &["no refresh token", "no_refresh_token"]);
+    app.google.set_omit_refresh_token(false);
+    assert!(app.rest.credentials("u2").is_none());
+    secrets.push(("code", consent.code));
+    secrets.push((
+        "access token",
+        app.google.last_issued_tokens().unwrap().access_token,
+    ));
+
+    // A dependency down: the generic page, with the status of the problem.
+    let consent = app.google.consent(&api.begin("u1").await.url).unwrap();
+    app.rest.set_down(true);
+    let resp = api
+        .callback_accepting(&callback_query(&consent), browser)
+        .await;
+    app.rest.set_down(false);
+    assert_page(
+        &resp,
+        503,
+        &[
+            "could not be connected",
+            "rest_unavailable",
+            "usually temporary",
+        ],
+    );
+    secrets.push(("code", consent.code));
+    let issued = app.google.last_issued_tokens().unwrap();
+    secrets.push(("access token", issued.access_token));
+    secrets.push(("refresh token", issued.refresh_token.unwrap()));
+
+    // API clients: the JSON, exactly as before, whatever else they accept.
+    for accept in [
+        None,
+        Some("application/json"),
+        Some("*/*"),
+        Some("application/json, text/html"),
+        Some("text/html;q=0.5, application/json"),
+    ] {
+        let consent = app.google.consent(&api.begin("u1").await.url).unwrap();
+        let resp = api
+            .callback_accepting(&callback_query(&consent), accept)
+            .await;
+        assert_eq!(resp.status, 200, "{accept:?}: {}", resp.text);
+        assert_eq!(resp.header("content-type"), Some("application/json"));
+        assert!(resp.header("content-security-policy").is_none());
+        assert_eq!(
+            resp.json(),
+            json!({"status": "authorized", "user_id": "u1", "scopes": [CALENDAR_EVENTS]}),
+            "{accept:?}"
+        );
+        let again = api
+            .callback_accepting(&callback_query(&consent), accept)
+            .await;
+        again.problem(400, "invalid_state");
+        secrets.push(("code", consent.code));
+        secrets.push((
+            "access token",
+            app.google.last_issued_tokens().unwrap().access_token,
+        ));
+    }
     api.assert_no_secrets(&secrets, &stream_events(&app));
 }
 

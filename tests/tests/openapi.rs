@@ -247,6 +247,12 @@ impl Spec {
                         "content type `{ct}` not documented (documented: {:?})",
                         content.keys().collect::<Vec<_>>()
                     )),
+                    // A page (`text/html`): the body as a string, against the schema.
+                    Some(media) if !ct.ends_with("json") => {
+                        for e in self.errors(&media["schema"], &Value::from(body)) {
+                            problems.push(format!("body: {e}"));
+                        }
+                    }
                     Some(media) => match serde_json::from_str::<Value>(body) {
                         Err(e) => problems.push(format!("body is not JSON ({e}): {body}")),
                         Ok(instance) => {
@@ -909,6 +915,36 @@ async fn real_answers_match_the_document() {
     )
     .await
     .problem(400, "authorization_denied");
+    // A browser at the callback: pages, with the statuses of the JSON answers.
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    app.rest
+        .add_user("browser-user", Some("browser-user@example.com"), None);
+    let begun = api.get("/auth/url/browser-user").await;
+    let consent = app
+        .google
+        .consent(begun.json()["auth_url"].as_str().unwrap())
+        .unwrap();
+    let path = format!(
+        "/auth/callback?code={}&state={}",
+        enc(&consent.code),
+        enc(&consent.state)
+    );
+    for (status, says) in [(200, "connected for browser-user"), (400, "expired")] {
+        let page = api
+            .send(
+                Method::GET,
+                &path,
+                api.request(Method::GET, &path, false)
+                    .header("accept", browser),
+            )
+            .await;
+        page.expect(status);
+        assert_eq!(
+            page.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        assert!(page.text.contains(says), "{}", page.text);
+    }
     api.get("/auth/url/nobody")
         .await
         .problem(404, "user_not_found");

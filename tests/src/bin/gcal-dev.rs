@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use base64::Engine as _;
-use gcal_tests::fakes::{FakeGoogle, FakeRest};
+use gcal_tests::fakes::{FakeGoogle, FakeRest, StartPage};
 use gcal_tests::host::{Host, HostConfig};
 use gcal_tests::redis_server::RedisServer;
 use std::net::SocketAddr;
@@ -69,17 +69,26 @@ async fn main() -> Result<()> {
     }
 
     let _host = Host::start(cfg).await.context("starting the app")?;
-    let token = env("api_tokens").unwrap_or_else(|| "dev-token".into());
+    let token = env("api_tokens")
+        .and_then(|t| t.split(',').next().map(|t| t.trim().to_owned()))
+        .unwrap_or_else(|| "dev-token".into());
     eprintln!();
+    // Held until the end of main: dropping it stops the page.
+    let mut start_page = None;
     if let Some((google, rest)) = &fakes {
+        let start = StartPage::start(&origin, &token, "demo")
+            .await
+            .context("starting the start page")?;
         eprintln!(
             "gcal is running at {origin} in emulator mode (fake Google and REST service, user `demo`)."
         );
-        eprintln!("Walk the whole flow:");
-        eprintln!("  T='Authorization: Bearer {token}'");
+        eprintln!("Open this URL in your browser: {}", start.url());
         eprintln!(
-            "  curl -H \"$T\" {origin}/auth/url/demo        # open auth_url in a browser, click Allow"
+            "  Click \"Connect Google Calendar\", then Allow (or Cancel) on the fake consent page;"
         );
+        eprintln!("  you land on this service's page saying what happened.");
+        eprintln!("Then try the API:");
+        eprintln!("  T='Authorization: Bearer {token}'");
         eprintln!("  curl -H \"$T\" {origin}/auth/status/demo");
         eprintln!(
             "  curl -H \"$T\" -H 'content-type: application/json' -d '{{\"summary\":\"Hello\",\"start\":{{\"dateTime\":\"2026-07-10T09:00:00\"}},\"end\":{{\"dateTime\":\"2026-07-10T10:00:00\"}}}}' {origin}/events/demo"
@@ -91,6 +100,7 @@ async fn main() -> Result<()> {
             google.origin(),
             rest.origin()
         );
+        start_page = Some(start);
         let rest = rest.clone();
         tokio::spawn(async move {
             let mut seen = 0;
@@ -115,5 +125,6 @@ async fn main() -> Result<()> {
         _ = term.recv() => {}
     }
     eprintln!("stopping");
+    drop(start_page);
     Ok(())
 }

@@ -8,21 +8,54 @@
 //!   SPEC requires it) `state` and PKCE with `code_challenge_method=S256`;
 //! - token endpoint: form-encoded body, client authentication (form or HTTP Basic), codes
 //!   single use, bound to client, redirect URI and PKCE challenge, valid for 10 minutes;
-//! - Calendar API: a valid, unexpired, unrevoked bearer access token with a calendar scope.
+//! - Calendar API: a valid, unexpired, unrevoked bearer access token with a scope that
+//!   Google documents for the method (events: `calendar`, `calendar.events`, ...;
+//!   `calendarList.list`: `calendar`, `calendar.readonly`, `calendar.calendarlist`,
+//!   `calendar.calendarlist.readonly`; `freebusy.query`: `calendar`, `calendar.readonly`,
+//!   `calendar.freebusy`, `calendar.events.freebusy`), else 403 `insufficientPermissions`;
+//!   event writes need role writer or owner on the calendar (403 `requiredAccessLevel`).
+//! - Event writes: a new ETag on every write; `If-Match` on patch, update and delete (412
+//!   `conditionNotMet` when stale), `If-None-Match` on get (304); `sendUpdates`
+//!   (`all`/`externalOnly`/`none`, else 400), recorded per successful write
+//!   ([`FakeGoogle::writes`]); attendee lists replaced whole on patch, `responseStatus`
+//!   defaulting to `needsAction`, the read-only `self` (the account) and `organizer` flags
+//!   computed, `organizer` `{email, self}` on events; conference data per
+//!   `conferenceDataVersion` (see the `conference` module: Meet creation, the same
+//!   `requestId` giving the same conference, `hangoutLink`).
+//! - `calendarList.list` (`calendar_list` module), `freebusy.query` (`freebusy` module)
+//!   and `events.instances` (`recurrence` module) with Google's paging, limits and errors.
 //!
 //! Accounts: calendars belong to the account a token was issued for. Consent picks the
 //! account from [`FakeGoogle::set_consent_account`], else the `login_hint`, else
-//! [`DEFAULT_ACCOUNT`]. An account's `primary` calendar has the account as its id.
+//! [`DEFAULT_ACCOUNT`]. An account's `primary` calendar has the account as its id. Tokens
+//! carry exactly the scopes granted (plus earlier grants with `include_granted_scopes`).
+//! Tests add calendars to an account's list with [`FakeGoogle::add_calendar`]; a calendar
+//! shared from another account ([`CalendarListEntry::owned_by`]) answers free/busy from
+//! the owner's events.
 //!
-//! Simplifications: no RRULE expansion (`singleEvents=true` returns recurring events as
-//! is), all-day dates and zone-less times are read as UTC when filtering, time zone names
-//! are checked for shape only, and lists show deleted events as tombstones carrying only
-//! `kind`, `etag`, `id` and `status` (Google only guarantees `id`); `events.get` returns
-//! them in full with status `cancelled`.
+//! Simplifications: `events.list` does not expand recurring events (`singleEvents=true`
+//! returns them as is; `events.instances` and free/busy do expand them), all-day dates are
+//! read as UTC (every fake calendar is in UTC), zone-less times in their `timeZone`; lists
+//! show deleted events as tombstones carrying only `kind`, `etag`, `id` and `status`
+//! (Google only guarantees `id`), `events.get` returns them in full with status
+//! `cancelled`; instances are not addressable by id (no single-instance exceptions);
+//! attendees who are not the organizer may change anything (Google limits them to their
+//! own answer); events on a calendar shared from another account are not routed to the
+//! owner's copy (only free/busy is); no calendarList sync tokens, no free/busy groups.
 
 mod calendar;
+mod calendar_list;
+mod conference;
+mod freebusy;
+#[cfg(test)]
+mod meetings_tests;
+mod paging;
+mod recurrence;
+#[cfg(test)]
+mod scheduling_tests;
 #[cfg(test)]
 mod tests;
+mod writes;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -39,6 +72,12 @@ use sha2::{Digest as _, Sha256};
 pub use calendar::{
     CALENDAR_TIME_ZONE, CHANNEL_DEFAULT_TTL_SECS, Channel, DEFAULT_MAX_RESULTS, StoredEvent,
 };
+pub use calendar_list::{AccessRole, CalendarListEntry};
+pub use conference::ConferenceOutcome;
+pub use freebusy::{
+    MAX_CALENDARS as FREEBUSY_MAX_CALENDARS, MAX_WINDOW_DAYS as FREEBUSY_MAX_WINDOW_DAYS,
+};
+pub use writes::WriteRecord;
 
 use self::calendar::ApiError;
 use super::server::{Incoming, Outcome, Server, parse_form, send_request};
@@ -55,6 +94,17 @@ pub const CODE_LIFETIME_SECS: i64 = 600;
 pub const SCOPE_PREFIX: &str = "https://www.googleapis.com/auth/";
 /// The scope the service asks for by default.
 pub const CALENDAR_EVENTS_SCOPE: &str = "https://www.googleapis.com/auth/calendar.events";
+/// Read-only access to the calendar list (SPEC section 8 default).
+pub const CALENDAR_LIST_READONLY_SCOPE: &str =
+    "https://www.googleapis.com/auth/calendar.calendarlist.readonly";
+/// Free/busy of the user's calendars (SPEC section 8 default).
+pub const FREEBUSY_SCOPE: &str = "https://www.googleapis.com/auth/calendar.freebusy";
+/// The service's default `google_scopes` (SPEC section 8).
+pub const DEFAULT_SCOPES: &[&str] = &[
+    CALENDAR_EVENTS_SCOPE,
+    CALENDAR_LIST_READONLY_SCOPE,
+    FREEBUSY_SCOPE,
+];
 
 /// Path of the authorization endpoint.
 const AUTH_PATH: &str = "/o/oauth2/v2/auth";
@@ -87,6 +137,19 @@ const READ_SCOPES: &[&str] = &[
     "calendar.events.owned.readonly",
 ];
 const WRITE_SCOPES: &[&str] = &["calendar", "calendar.events", "calendar.events.owned"];
+/// Scopes that allow `calendarList.list` / `freebusy.query`, as Google documents them.
+const CALENDAR_LIST_SCOPES: &[&str] = &[
+    "calendar",
+    "calendar.readonly",
+    "calendar.calendarlist",
+    "calendar.calendarlist.readonly",
+];
+const FREEBUSY_SCOPES: &[&str] = &[
+    "calendar",
+    "calendar.readonly",
+    "calendar.freebusy",
+    "calendar.events.freebusy",
+];
 
 /// Endpoint groups of the fake Google, for fault injection. Calendar API routes belong
 /// to [`Route::Calendar`] too, so a fault queued there hits any Calendar call.
@@ -106,6 +169,12 @@ pub enum Route {
     /// `PATCH` and `PUT` of an event.
     EventsUpdate,
     EventsDelete,
+    /// `GET .../events/{id}/instances`
+    EventsInstances,
+    /// `GET /calendar/v3/users/me/calendarList`
+    CalendarList,
+    /// `POST /calendar/v3/freeBusy`
+    FreeBusy,
     /// `POST .../events/watch`
     Watch,
     /// `POST /calendar/v3/channels/stop`
@@ -124,6 +193,9 @@ impl Route {
                 | Route::EventsInsert
                 | Route::EventsUpdate
                 | Route::EventsDelete
+                | Route::EventsInstances
+                | Route::CalendarList
+                | Route::FreeBusy
                 | Route::Watch
                 | Route::ChannelsStop
         )
@@ -261,6 +333,9 @@ struct State {
     last_issued: Option<IssuedTokens>,
     api_calls: usize,
     store: calendar::Store,
+    calendar_list: calendar_list::CalendarList,
+    /// Successful event writes, in order.
+    writes: Vec<WriteRecord>,
     chaos: Option<Chaos>,
 }
 
@@ -439,6 +514,9 @@ fn classify(req: &Incoming) -> Option<Route> {
             _ => Route::Calendar,
         },
         ["calendar", "v3", "channels", "stop"] => Route::ChannelsStop,
+        ["calendar", "v3", "calendars", _, "events", _, "instances"] => Route::EventsInstances,
+        ["calendar", "v3", "users", "me", "calendarList"] => Route::CalendarList,
+        ["calendar", "v3", "freeBusy"] => Route::FreeBusy,
         ["calendar", ..] => Route::Calendar,
         _ => return None,
     };
@@ -548,7 +626,7 @@ pub fn pkce_challenge(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
-fn html_escape(text: &str) -> String {
+pub(crate) fn html_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -1182,8 +1260,43 @@ impl State {
                 if !can_write {
                     return insufficient();
                 }
+                self.write_event(req, &account, calendar, None, &params, json_body)
+            }
+            ["calendars", calendar, "events", event_id, "instances"] if method == Method::GET => {
+                if !can_read {
+                    return insufficient();
+                }
+                let summary = if *calendar == "primary" {
+                    account.as_str()
+                } else {
+                    calendar
+                };
+                store.get(&account, calendar, event_id).and_then(|parent| {
+                    let parent = parent.as_object().cloned().unwrap_or_default();
+                    recurrence::instances(&parent, &params, summary).map(Some)
+                })
+            }
+            ["users", "me", "calendarList"] if method == Method::GET => {
+                if !has_scope(&scopes, CALENDAR_LIST_SCOPES) {
+                    return insufficient();
+                }
+                let ids = store.calendar_ids(&account);
+                self.calendar_list.list(&account, &ids, &params).map(Some)
+            }
+            ["freeBusy"] if method == Method::POST => {
+                if !has_scope(&scopes, FREEBUSY_SCOPES) {
+                    return insufficient();
+                }
+                let list = &self.calendar_list;
                 json_body()
-                    .and_then(|body| store.insert(&account, calendar, &body, &params))
+                    .and_then(|body| {
+                        freebusy::query(&body, |id| {
+                            let shared = list.entry(&account, id).and_then(|e| e.owner.clone());
+                            let owner = shared.unwrap_or_else(|| account.clone());
+                            let events = store.events_of(&owner, id)?;
+                            Some(freebusy::CalendarEvents { owner, events })
+                        })
+                    })
                     .map(Some)
             }
             ["calendars", calendar, "events", "watch"] if method == Method::POST => {
@@ -1195,16 +1308,17 @@ impl State {
                     .map(Some)
             }
             ["calendars", calendar, "events", event_id] => match *method {
-                Method::GET if can_read => store.get(&account, calendar, event_id).map(Some),
-                Method::PATCH | Method::PUT if can_write => json_body()
-                    .and_then(|body| {
-                        let replace = method == Method::PUT;
-                        store.modify(&account, calendar, event_id, &body, &params, replace)
-                    })
-                    .map(Some),
-                Method::DELETE if can_write => store
-                    .delete(&account, calendar, event_id, &params)
-                    .map(|()| None),
+                Method::GET if can_read => {
+                    let event = store.get(&account, calendar, event_id);
+                    let etag = event.as_ref().ok().and_then(|e| e["etag"].as_str());
+                    if writes::not_modified(req.header("if-none-match"), etag) {
+                        return empty(StatusCode::NOT_MODIFIED);
+                    }
+                    event.map(Some)
+                }
+                Method::PATCH | Method::PUT | Method::DELETE if can_write => {
+                    self.write_event(req, &account, calendar, Some(event_id), &params, json_body)
+                }
                 Method::GET | Method::PATCH | Method::PUT | Method::DELETE => {
                     return insufficient();
                 }
@@ -1254,6 +1368,8 @@ impl FakeGoogle {
             last_issued: None,
             api_calls: 0,
             store: calendar::Store::default(),
+            calendar_list: calendar_list::CalendarList::default(),
+            writes: Vec::new(),
             chaos: None,
         }));
         let shared = state.clone();
@@ -1483,6 +1599,124 @@ impl FakeGoogle {
         lock(&self.state)
             .store
             .create_calendar(account, calendar_id);
+    }
+
+    /// Adds (or replaces) a calendar on an account's calendar list. An own calendar (no
+    /// [`CalendarListEntry::owned_by`]) is created in the event store too, so events can
+    /// be written to it (through the API only with role writer or owner).
+    pub fn add_calendar(&self, account: &str, entry: CalendarListEntry) {
+        let mut state = lock(&self.state);
+        if entry.owner.is_none() {
+            state.store.create_calendar(account, &entry.id);
+        }
+        state.calendar_list.add(account, entry);
+    }
+
+    /// Marks an entry added with [`add_calendar`](Self::add_calendar) deleted: listed
+    /// only with `showDeleted=true`. False if there is no such entry.
+    pub fn remove_calendar(&self, account: &str, calendar_id: &str) -> bool {
+        lock(&self.state).calendar_list.remove(account, calendar_id)
+    }
+
+    /// The status of conferences created from now on (default `Success`).
+    pub fn set_conference_outcome(&self, outcome: ConferenceOutcome) {
+        lock(&self.state).store.conferences.outcome = outcome;
+    }
+
+    /// Completes every pending conference, as Google does a moment later: the events
+    /// carrying one get the full conference, `hangoutLink` and a new ETag. Returns the
+    /// number of events changed.
+    pub fn complete_pending_conferences(&self) -> usize {
+        let mut state = lock(&self.state);
+        let done = state.store.conferences.complete_pending();
+        state.store.update_events(|account, calendar, event| {
+            let key = conference::pending_request(event)
+                .map(|r| (account.to_owned(), calendar.to_owned(), r.to_owned()));
+            match key.and_then(|k| done.get(&k)) {
+                Some(conference) => {
+                    event.insert("conferenceData".into(), conference.clone());
+                    true
+                }
+                None => false,
+            }
+        })
+    }
+
+    /// Conferences created so far (a repeated `requestId` creates none).
+    pub fn conferences_created(&self) -> usize {
+        lock(&self.state).store.conferences.created
+    }
+
+    /// Every successful event write through the API, in order.
+    pub fn writes(&self) -> Vec<WriteRecord> {
+        lock(&self.state).writes.clone()
+    }
+
+    /// `sendUpdates` of each successful write to one event, in order (`None`: absent).
+    pub fn send_updates_of(&self, event_id: &str) -> Vec<Option<String>> {
+        lock(&self.state)
+            .writes
+            .iter()
+            .filter(|w| w.event_id == event_id)
+            .map(|w| w.send_updates.clone())
+            .collect()
+    }
+
+    /// Sets one attendee's `responseStatus` as that attendee would from their own
+    /// calendar (the event gets a new ETag, so a stale `If-Match` then fails). Returns
+    /// the event as `events.get` would.
+    pub fn respond_as_attendee(
+        &self,
+        account: &str,
+        calendar_id: &str,
+        event_id: &str,
+        attendee_email: &str,
+        response_status: &str,
+    ) -> anyhow::Result<Value> {
+        let mut state = lock(&self.state);
+        let changed = state
+            .store
+            .update_event(account, calendar_id, event_id, |event| {
+                let Some(attendees) = event.get_mut("attendees").and_then(Value::as_array_mut)
+                else {
+                    return false;
+                };
+                let Some(attendee) = attendees.iter_mut().find(|x| {
+                    x["email"]
+                        .as_str()
+                        .is_some_and(|e| e.eq_ignore_ascii_case(attendee_email))
+                }) else {
+                    return false;
+                };
+                attendee["responseStatus"] = json!(response_status);
+                true
+            });
+        changed.with_context(|| {
+            format!("{attendee_email} is not an attendee of {event_id} in {account}/{calendar_id}")
+        })
+    }
+
+    /// Stores an invitation: an event organized by `organizer` (not the account) in the
+    /// account's calendar, as Google copies it there; the account should be among the
+    /// attendees. Returns the stored event.
+    pub fn insert_invitation(
+        &self,
+        account: &str,
+        calendar_id: &str,
+        organizer: &str,
+        event: Value,
+    ) -> anyhow::Result<Value> {
+        let created = self.insert_event_direct(account, calendar_id, event)?;
+        let id = created["id"].as_str().unwrap_or_default().to_owned();
+        let person = json!({ "email": organizer });
+        lock(&self.state)
+            .store
+            .update_event(account, calendar_id, &id, |event| {
+                event.insert("organizer".into(), person.clone());
+                event.insert("creator".into(), person.clone());
+                true
+            })
+            .with_context(|| format!("invitation {id} vanished"))
     }
 
     /// Every stored event of every calendar, tombstones included.

@@ -1,4 +1,5 @@
-//! Fakes of Google and the user-data REST service on loopback.
+//! Fakes of Google and the user-data REST service on loopback, and the emulator's start
+//! page ([`StartPage`]: the "app" a person begins the OAuth flow from).
 //!
 //! Both are real HTTP/1.1 servers on `127.0.0.1:<free port>`, started with `start()` and
 //! stopped on drop (or `shutdown()`). They validate what the real services validate
@@ -21,6 +22,7 @@
 pub mod google;
 pub mod rest;
 mod server;
+pub mod start_page;
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -30,6 +32,7 @@ use bytes::Bytes;
 
 pub use google::FakeGoogle;
 pub use rest::FakeRest;
+pub use start_page::StartPage;
 
 /// A failure to inject into the next request(s) of a route.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -204,6 +204,16 @@ pub(crate) async fn send_request(
     url: &str,
     headers: Vec<(String, String)>,
 ) -> anyhow::Result<u16> {
+    fetch(method, url, headers).await.map(|(status, _)| status)
+}
+
+/// Sends one body-less HTTP/1.1 request to a plain-`http` absolute URL; returns the status
+/// and the body.
+pub(crate) async fn fetch(
+    method: Method,
+    url: &str,
+    headers: Vec<(String, String)>,
+) -> anyhow::Result<(u16, Bytes)> {
     let url = url::Url::parse(url).with_context(|| format!("bad URL {url}"))?;
     anyhow::ensure!(
         url.scheme() == "http",
@@ -241,10 +251,15 @@ pub(crate) async fn send_request(
         }
         let response = sender.send_request(request.body(Empty::new())?).await?;
         let status = response.status().as_u16();
-        // Read the body so the connection finishes cleanly, then drop it.
-        let _ = response.into_body().collect().await;
+        // A body cut short reads as what arrived; the status is the answer.
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         driver.abort();
-        anyhow::Ok(status)
+        anyhow::Ok((status, body))
     };
     tokio::time::timeout(Duration::from_secs(10), exchange)
         .await

@@ -1,10 +1,11 @@
 //! The HTTP edge: the entry point, the route table and what a route asks first, request
-//! ids, CORS, responses, redirects, and problems: the only place an error becomes an
+//! ids, CORS, responses, the HTML pages for a person's browser, redirects, and problems: the only place an error becomes an
 //! answer.
 
 pub mod api_token;
 pub mod cors;
 pub mod guard;
+pub mod page;
 pub mod problem;
 pub mod rate_limit;
 pub mod redirect;

@@ -17,6 +17,21 @@ pub fn json(status: u16, body: &Value, rid: &RequestId) -> Response {
     )
 }
 
+/// A page for a person's browser, under its `Content-Security-Policy`; it is not sent on
+/// to other pages (`referrer-policy: no-referrer`).
+pub fn html(status: u16, body: String, csp: &str, rid: &RequestId) -> Response {
+    let mut r = build(status, super::page::CONTENT_TYPE, body.into_bytes(), rid);
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    r
+}
+
 /// An empty answer (204).
 pub fn no_content(rid: &RequestId) -> Response {
     let mut r = build(204, "application/json", Vec::new(), rid);
@@ -94,5 +109,19 @@ mod tests {
         assert_eq!(r.status(), 204);
         assert!(r.body().is_empty());
         assert!(r.headers().get("content-type").is_none());
+    }
+
+    #[test]
+    fn html_pages_carry_their_policy() {
+        let rid = RequestId::from_header(Some("r-2"));
+        let r = html(400, "<p>x</p>".into(), "default-src 'none'", &rid);
+        assert_eq!(r.status(), 400);
+        assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+        assert_eq!(r.headers()["content-security-policy"], "default-src 'none'");
+        assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(r.headers()["x-request-id"], "r-2");
+        assert_eq!(r.body(), b"<p>x</p>");
     }
 }

@@ -2,9 +2,11 @@
 //! sequence numbers for sync tokens, snapshot pagination, and push channels.
 //!
 //! Deliberate simplifications (documented in the parent module too):
-//! - no RRULE expansion: with `singleEvents=true` a recurring event is returned as is, and
-//!   a recurring event matches a time window when its first start is before `timeMax`;
-//! - all-day dates and `dateTime`s without offset are read as UTC when filtering/sorting;
+//! - `events.list` does not expand recurring events: with `singleEvents=true` a recurring
+//!   event is returned as is, and it matches a time window when its first start is before
+//!   `timeMax` (the `recurrence` module expands them for instances and free/busy; it also
+//!   validates `recurrence` on every write);
+//! - all-day dates are read as UTC, `dateTime`s without offset in their `timeZone`;
 //! - unknown event fields are ignored, like Google does (they are not stored).
 
 use std::collections::{BTreeMap, HashMap};
@@ -16,6 +18,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::super::{ALNUM, random_string};
+use super::conference::{Conferences, sync_hangout_link};
+use super::recurrence::{self, local_instant};
 
 /// Lifetime of a push channel when the request names none: one week, as Google.
 pub const CHANNEL_DEFAULT_TTL_SECS: i64 = 7 * 24 * 3600;
@@ -200,6 +204,8 @@ pub struct Store {
     epoch: u64,
     pages: HashMap<String, Page>,
     pub channels: BTreeMap<String, Channel>,
+    /// Conferences made by `conferenceData.createRequest`.
+    pub conferences: Conferences,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -223,7 +229,7 @@ fn resolve(account: &str, calendar_id: &str) -> String {
     }
 }
 
-fn single(params: &[(String, String)], name: &str) -> Result<Option<String>, ApiError> {
+pub(super) fn single(params: &[(String, String)], name: &str) -> Result<Option<String>, ApiError> {
     let mut values = params.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
     let first = values.next().cloned();
     if values.next().is_some() {
@@ -235,7 +241,10 @@ fn single(params: &[(String, String)], name: &str) -> Result<Option<String>, Api
     Ok(first)
 }
 
-fn parse_bool(params: &[(String, String)], name: &str) -> Result<Option<bool>, ApiError> {
+pub(super) fn parse_bool(
+    params: &[(String, String)],
+    name: &str,
+) -> Result<Option<bool>, ApiError> {
     match single(params, name)?.as_deref() {
         None => Ok(None),
         Some("true") => Ok(Some(true)),
@@ -245,7 +254,10 @@ fn parse_bool(params: &[(String, String)], name: &str) -> Result<Option<bool>, A
 }
 
 /// `timeMin`/`timeMax`/`updatedMin`: RFC 3339 with a mandatory offset.
-fn parse_bound(params: &[(String, String)], name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+pub(super) fn parse_bound(
+    params: &[(String, String)],
+    name: &str,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
     match single(params, name)? {
         None => Ok(None),
         Some(text) => DateTime::parse_from_rfc3339(&text)
@@ -352,8 +364,10 @@ fn parse_when(event: &Map<String, Value>, which: &str, recurring: bool) -> Resul
             if time_zone.is_none() {
                 return Err(missing_zone());
             }
-            // No tz database: local times are read as UTC (see module docs).
-            Ok(When::Instant(local.and_utc()))
+            Ok(When::Instant(local_instant(
+                local,
+                time_zone.and_then(Value::as_str),
+            )))
         }
         _ => Err(invalid()),
     }
@@ -491,23 +505,13 @@ fn validate_event(event: &Map<String, Value>) -> Result<(), ApiError> {
         }
         Some(_) => return Err(ApiError::parse_error()),
     }
-    Ok(())
+    recurrence::validate(event)
 }
 
-/// Start instant for ordering and filtering (all-day dates and local times as UTC).
+/// Start instant for ordering and filtering (all-day dates as UTC, local times in their
+/// `timeZone`).
 fn instant(event: &Map<String, Value>, which: &str) -> Option<DateTime<Utc>> {
-    let value = event.get(which)?;
-    if let Some(text) = value.get("dateTime").and_then(Value::as_str) {
-        return DateTime::parse_from_rfc3339(text)
-            .map(|t| t.with_timezone(&Utc))
-            .ok()
-            .or_else(|| parse_local_date_time(text).map(|l| l.and_utc()));
-    }
-    let date = value.get("date").and_then(Value::as_str)?;
-    NaiveDate::parse_from_str(date, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|d| d.and_utc())
+    recurrence::instant_of(event, which)
 }
 
 fn updated_of(event: &Map<String, Value>) -> Option<DateTime<Utc>> {
@@ -843,8 +847,10 @@ impl Store {
             Some(_) => return Err(ApiError::bad("invalid", "Invalid resource id value.")),
         };
         validate_event(&event)?;
-        let seq = self.bump();
         let calendar_key = resolve(account, calendar_id);
+        self.conferences
+            .prepare(account, &calendar_key, &mut event, params, None, false)?;
+        let seq = self.bump();
         let Some(calendar) = self.calendar_mut(account, calendar_id, true) else {
             return Err(ApiError::not_found());
         };
@@ -879,7 +885,8 @@ impl Store {
             .entry("reminders")
             .or_insert_with(|| json!({"useDefault": true}));
         event.entry("eventType").or_insert_with(|| json!("default"));
-        fill_attendees(&mut event);
+        sync_hangout_link(&mut event);
+        fill_attendees(&mut event, account);
         calendar.updated = now;
         let order = calendar.next_order;
         calendar.next_order += 1;
@@ -925,6 +932,18 @@ impl Store {
             }
             _ => {}
         }
+        let existing = self
+            .get(account, calendar_id, event_id)
+            .ok()
+            .and_then(|e| e.get("conferenceData").cloned());
+        self.conferences.prepare(
+            account,
+            &resolve(account, calendar_id),
+            &mut changes,
+            params,
+            existing.as_ref(),
+            replace,
+        )?;
         let seq = self.seq + 1;
         let calendar = self
             .calendar_mut(account, calendar_id, false)
@@ -977,7 +996,8 @@ impl Store {
         let now = Utc::now();
         event.insert("updated".into(), json!(timestamp(now)));
         event.insert("etag".into(), json!(etag(now, seq)));
-        fill_attendees(event);
+        sync_hangout_link(event);
+        fill_attendees(event, account);
         entry.event = event.clone();
         entry.seq = seq;
         calendar.updated = now;
@@ -1151,6 +1171,75 @@ impl Store {
         Ok(())
     }
 
+    /// Ids of an account's calendars in the store (its primary included once written).
+    pub(super) fn calendar_ids(&self, account: &str) -> Vec<String> {
+        self.calendars
+            .keys()
+            .filter(|(a, _)| a == account)
+            .map(|(_, c)| c.clone())
+            .collect()
+    }
+
+    /// Every event of a calendar, tombstones included (`None`: no such calendar; an
+    /// account's primary always exists).
+    pub(super) fn events_of(
+        &self,
+        account: &str,
+        calendar_id: &str,
+    ) -> Option<Vec<Map<String, Value>>> {
+        let key = (account.to_owned(), resolve(account, calendar_id));
+        match self.calendars.get(&key) {
+            Some(calendar) => Some(calendar.events.values().map(|e| e.event.clone()).collect()),
+            None => (key.1 == account).then(Vec::new),
+        }
+    }
+
+    /// Changes a stored event behind the API (a new ETag, sequence number and `updated`,
+    /// as any change at Google); `change` returns false to leave it untouched.
+    pub(super) fn update_events(
+        &mut self,
+        mut change: impl FnMut(&str, &str, &mut Map<String, Value>) -> bool,
+    ) -> usize {
+        let mut changed = 0;
+        let now = Utc::now();
+        for ((account, calendar_id), calendar) in &mut self.calendars {
+            for entry in calendar.events.values_mut() {
+                let mut event = entry.event.clone();
+                if !change(account, calendar_id, &mut event) {
+                    continue;
+                }
+                self.seq += 1;
+                event.insert("updated".into(), json!(timestamp(now)));
+                event.insert("etag".into(), json!(etag(now, self.seq)));
+                sync_hangout_link(&mut event);
+                fill_attendees(&mut event, account);
+                entry.event = event;
+                entry.seq = self.seq;
+                calendar.updated = now;
+                changed += 1;
+            }
+        }
+        changed
+    }
+
+    /// [`update_events`](Self::update_events) for one event (`primary` allowed): the
+    /// changed event, or `None` when it does not exist or `change` declined.
+    pub(super) fn update_event(
+        &mut self,
+        account: &str,
+        calendar_id: &str,
+        event_id: &str,
+        mut change: impl FnMut(&mut Map<String, Value>) -> bool,
+    ) -> Option<Value> {
+        let key = resolve(account, calendar_id);
+        let changed = self.update_events(|a, c, event| {
+            a == account && c == key && event["id"] == event_id && change(event)
+        });
+        (changed > 0)
+            .then(|| self.get(account, calendar_id, event_id).ok())
+            .flatten()
+    }
+
     /// Makes every sync token issued so far answer 410.
     pub fn invalidate_sync_tokens(&mut self) {
         self.epoch += 1;
@@ -1176,13 +1265,35 @@ fn etag(now: DateTime<Utc>, seq: u64) -> String {
     format!("\"{}{:03}\"", now.timestamp_millis(), seq % 1000)
 }
 
-/// Google fills `responseStatus` of attendees it is given without one.
-fn fill_attendees(event: &mut Map<String, Value>) {
+/// Google fills `responseStatus` of attendees it is given without one, and computes the
+/// read-only `self` (the calendar's account) and `organizer` flags (shown only when true).
+pub(super) fn fill_attendees(event: &mut Map<String, Value>, account: &str) {
+    let organizer = event
+        .get("organizer")
+        .and_then(|o| o.get("email"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     if let Some(Value::Array(attendees)) = event.get_mut("attendees") {
         for attendee in attendees {
             if let Some(obj) = attendee.as_object_mut() {
                 obj.entry("responseStatus")
                     .or_insert_with(|| json!("needsAction"));
+                let email = obj
+                    .get("email")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let is_self = email.eq_ignore_ascii_case(account);
+                let is_organizer = organizer
+                    .as_deref()
+                    .is_some_and(|o| o.eq_ignore_ascii_case(&email));
+                for (flag, set) in [("self", is_self), ("organizer", is_organizer)] {
+                    if set {
+                        obj.insert(flag.into(), json!(true));
+                    } else {
+                        obj.remove(flag);
+                    }
+                }
             }
         }
     }

@@ -12,15 +12,15 @@ use crate::fakes::server::{Outcome, Server};
 const CLIENT: &str = "client-1.apps.googleusercontent.com";
 const SECRET: &str = "secret-1";
 const REDIRECT: &str = "http://127.0.0.1:9/auth/callback";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-verifier";
+pub(super) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-verifier";
 
-async fn fake() -> FakeGoogle {
+pub(super) async fn fake() -> FakeGoogle {
     let fake = FakeGoogle::start().await.expect("start");
     fake.register_client(CLIENT, SECRET, REDIRECT);
     fake
 }
 
-fn auth_url(fake: &FakeGoogle, params: &[(&str, &str)]) -> String {
+pub(super) fn auth_url(fake: &FakeGoogle, params: &[(&str, &str)]) -> String {
     let challenge = pkce_challenge(VERIFIER);
     let mut url = url::Url::parse(&format!("{}{AUTH_PATH}", fake.origin())).unwrap();
     {
@@ -70,7 +70,7 @@ async fn post_token(fake: &FakeGoogle, form: &[(&str, &str)]) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn exchange(fake: &FakeGoogle, code: &str, verifier: &str) -> (u16, Value) {
+pub(super) async fn exchange(fake: &FakeGoogle, code: &str, verifier: &str) -> (u16, Value) {
     post_token(
         fake,
         &[
@@ -100,7 +100,7 @@ fn param(pairs: &[(String, String)], name: &str) -> Option<String> {
         .map(|(_, v)| v.clone())
 }
 
-async fn api(
+pub(super) async fn api(
     fake: &FakeGoogle,
     method: reqwest::Method,
     path: &str,

@@ -8,11 +8,13 @@ pub use flow::CallbackParams;
 
 use crate::config;
 use crate::http::guard::{Ctx, UserCtx};
+use crate::http::page;
 use crate::http::problem::{Code, Problem};
 use crate::http::redirect;
 use crate::http::request_id::RequestId;
 use crate::http::response::{self, Response};
 use crate::http::router::Reply;
+use crate::log;
 use crate::model::user_id::UserId;
 use crate::services::Runtime;
 use serde_json::json;
@@ -56,16 +58,24 @@ pub async fn callback<R: Runtime>(cx: Ctx<'_, R>) -> Reply {
 }
 
 /// `GET /auth/callback`: the browser, redirected by Google; the state authenticates it.
-/// With `post_auth_redirect_url` the browser ends there (303), success or not.
+/// With `post_auth_redirect_url` the browser ends there (303), success or not; else a
+/// browser (`Accept: text/html`) gets a page saying what happened, an API client the JSON.
 pub async fn browser_callback<R: Runtime>(cx: Ctx<'_, R>) -> Reply {
     let params = CallbackParams::from_query(cx.query());
+    let html = page::prefers_html(cx.header("accept"));
     let target = config::optional(cx.rt.vars(), "post_auth_redirect_url")?;
     let result = match cx.rt.connect() {
         Ok(redis) => flow::callback(&cx.services(&redis), params).await,
         Err(p) => Err(p),
     };
     let rid = cx.rid;
+    let show = |status, body| response::html(status, body, &page::content_security_policy(), rid);
     match (target, result) {
+        (None, Ok((user, _))) if html => Ok(show(200, page::connected(user.as_str()))),
+        (None, Err(p)) if html => {
+            log::set_code(p.code.as_str());
+            Ok(show(p.status(), page::failure(p.code, rid.as_str())))
+        }
         (None, Ok((user, scopes))) => Ok(authorized(&user, &scopes, rid)),
         (None, Err(p)) => Err(p),
         (Some(url), Ok((user, _))) => {
