@@ -1,14 +1,14 @@
-//! What the work of a route or a message runs on: the runtime's variables, outbound HTTP
-//! and Redis. Spin provides them in a component (`spin`), `testing` in unit tests.
+//! What the work of a route or a message runs on: its configuration, outbound HTTP and
+//! Redis. Spin provides them in a component (`spin`), `testing` in unit tests.
 
-use crate::config::Variables;
+use crate::config::{Config, Variables};
 use crate::http::problem::Problem;
 use crate::outbound::Outbound;
 use crate::store::{Store, Stream};
 
 /// The runtime pieces every operation needs, borrowed for one request or message.
 pub struct Services<'a, O: Outbound> {
-    pub vars: &'a dyn Variables,
+    pub cfg: &'a Config<'a>,
     pub http: &'a O,
     pub store: &'a dyn Store,
 }
@@ -17,8 +17,9 @@ pub struct Services<'a, O: Outbound> {
 pub trait Runtime: 'static {
     type Http: Outbound;
     type Redis: Store + Stream;
+    /// Where [`Config`] reads from, once per request or message.
     fn vars(&self) -> &dyn Variables;
     fn http(&self) -> &Self::Http;
-    /// A connection to `redis_address`.
-    fn connect(&self) -> Result<Self::Redis, Problem>;
+    /// A connection to `address` (the configured `redis_address`).
+    fn connect(&self, address: &str) -> Result<Self::Redis, Problem>;
 }

@@ -293,7 +293,7 @@ impl crate::services::Runtime for TestRuntime {
     fn http(&self) -> &Scripted {
         &self.http
     }
-    fn connect(&self) -> Result<MemoryStore, Problem> {
+    fn connect(&self, _: &str) -> Result<MemoryStore, Problem> {
         Ok(MemoryStore::default())
     }
 }

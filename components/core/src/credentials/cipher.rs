@@ -3,7 +3,7 @@
 //! ciphertext copied onto another user's record does not decrypt.
 
 use crate::config::ConfigError;
-use crate::secret::Secret;
+use crate::secret::{EncryptionKey, Secret};
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine as _;
@@ -29,25 +29,14 @@ pub enum CryptoError {
 }
 
 impl TokenCipher {
-    /// The cipher for `token_encryption_key`.
-    pub fn from_vars(vars: &dyn crate::config::Variables) -> Result<Self, ConfigError> {
-        Self::from_base64_key(&crate::config::required_secret(
-            vars,
-            "token_encryption_key",
-        )?)
+    /// The cipher under `token_encryption_key`.
+    pub fn new(key: &EncryptionKey) -> Self {
+        TokenCipher(Aes256Gcm::new(&(*key.expose()).into()))
     }
 
-    /// From `token_encryption_key`: 32 bytes in standard base64.
+    /// From `token_encryption_key` as configured: 32 bytes in standard base64.
     pub fn from_base64_key(key: &Secret) -> Result<Self, ConfigError> {
-        let invalid = ConfigError::Invalid {
-            name: "token_encryption_key",
-            reason: "must be 32 bytes encoded in base64 (openssl rand -base64 32)",
-        };
-        let bytes = STANDARD
-            .decode(key.expose().trim())
-            .map_err(|_| invalid.clone())?;
-        let cipher = Aes256Gcm::new_from_slice(&bytes).map_err(|_| invalid)?;
-        Ok(TokenCipher(cipher))
+        EncryptionKey::from_base64(key).map(|k| Self::new(&k))
     }
 
     pub fn encrypt(&self, plaintext: &Secret, user_id: &str) -> Result<String, CryptoError> {

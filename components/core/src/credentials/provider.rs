@@ -2,7 +2,6 @@
 //! the REST service, refreshed at Google when within 60 s of expiry. One refresh at a time
 //! per user (a Redis lock with a TTL); the others wait briefly and read the result.
 
-use crate::config::{self, defaults};
 use crate::credentials::cipher::TokenCipher;
 use crate::delivery::cloudevent::{self as notify, CloudEvent, EventType};
 use crate::google::oauth::{OAuth, OAuthError, Tokens};
@@ -105,11 +104,11 @@ pub async fn access_token<O: Outbound>(
     svc: &Services<'_, O>,
     user: &UserId,
 ) -> Result<Secret, Problem> {
-    let cipher = TokenCipher::from_vars(svc.vars)?;
-    if let Some(t) = cached(svc.store, &cipher, user)? {
+    let cipher = svc.cfg.cipher()?;
+    if let Some(t) = cached(svc.store, cipher, user)? {
         return Ok(t);
     }
-    let rest = RestClient::from_vars(svc.vars, svc.http)?;
+    let rest = RestClient::configured(svc.cfg, svc.http)?;
     let record = rest
         .get_credentials(user)
         .await?
@@ -121,10 +120,10 @@ pub async fn access_token<O: Outbound>(
         let access = cipher
             .decrypt(&record.access_token_enc, user.as_str())
             .map_err(|_| undecryptable())?;
-        cache(svc.store, &cipher, user, &access, record.expires_at)?;
+        cache(svc.store, cipher, user, &access, record.expires_at)?;
         return Ok(access);
     }
-    refresh_once(svc, &cipher, user, None).await
+    refresh_once(svc, cipher, user, None).await
 }
 
 /// After Google rejected `rejected` with 401: a new token, refreshed once for everyone.
@@ -133,8 +132,8 @@ pub async fn refresh_after_rejection<O: Outbound>(
     user: &UserId,
     rejected: &Secret,
 ) -> Result<Secret, Problem> {
-    let cipher = TokenCipher::from_vars(svc.vars)?;
-    refresh_once(svc, &cipher, user, Some(rejected)).await
+    let cipher = svc.cfg.cipher()?;
+    refresh_once(svc, cipher, user, Some(rejected)).await
 }
 
 fn undecryptable() -> Problem {
@@ -185,7 +184,7 @@ async fn refresh<O: Outbound>(
     cipher: &TokenCipher,
     user: &UserId,
 ) -> Result<Secret, Problem> {
-    let rest = RestClient::from_vars(svc.vars, svc.http)?;
+    let rest = RestClient::configured(svc.cfg, svc.http)?;
     let record = rest
         .get_credentials(user)
         .await?
@@ -196,7 +195,7 @@ async fn refresh<O: Outbound>(
     let refresh_token = cipher
         .decrypt(&record.refresh_token_enc, user.as_str())
         .map_err(|_| undecryptable())?;
-    let oauth = OAuth::from_vars(svc.vars)?;
+    let oauth = OAuth::new(svc.cfg.oauth()?);
     match oauth.refresh(svc.http, &refresh_token).await {
         Ok(tokens) => {
             let access = tokens.access.clone();
@@ -213,13 +212,13 @@ async fn refresh<O: Outbound>(
             };
             rest.put_credentials(user, &invalid).await?;
             forget(svc.store, user)?;
-            let channel = config::or_default(svc.vars, "auth_channel", defaults::AUTH_CHANNEL)?;
+            let channel = svc.cfg.auth_channel()?;
             let event = CloudEvent::new(
                 EventType::AuthRefreshFailed,
                 user,
                 serde_json::json!({"user_id": user.as_str(), "reason": "invalid_grant"}),
             );
-            notify::publish(svc.store, &channel, &event)?;
+            notify::publish(svc.store, channel, &event)?;
             Err(reauthorize())
         }
         Err(e) => Err(e.into()),

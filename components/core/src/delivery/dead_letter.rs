@@ -53,7 +53,7 @@ pub const REPLAY_FAILURES_IN_A_ROW: u32 = 5;
 /// by which the REST service deduplicates (SPEC section 4); the second removal then finds
 /// nothing to remove, and the rotation only moves the letter it posted.
 pub async fn replay<O: Outbound>(svc: &Services<'_, O>, max: u64) -> Result<Value, Problem> {
-    let rest = RestClient::from_vars(svc.vars, svc.http)?;
+    let rest = RestClient::configured(svc.cfg, svc.http)?;
     let (_, at_start) = svc.store.lrange(DLQ, 1)?;
     let mut replayed = 0u64;
     let mut failed = 0u64;
@@ -178,7 +178,11 @@ mod tests {
         store: &dyn Store,
         max: u64,
     ) -> Value {
-        let svc = Services { vars, http, store };
+        let svc = Services {
+            cfg: &crate::config::Config::new(vars),
+            http,
+            store,
+        };
         crate::testing::block(replay(&svc, max)).unwrap()
     }
 
@@ -298,7 +302,7 @@ mod tests {
         let s = MemoryStore::default();
         let e = three_letters(&s);
         let svc = Services {
-            vars: &vars,
+            cfg: &crate::config::Config::new(&vars),
             http: &crate::testing::Hangs,
             store: &s,
         };
@@ -327,7 +331,7 @@ mod tests {
                 .answer(202, "{}")
                 .answer(422, "{}");
             let svc = Services {
-                vars: &vars,
+                cfg: &crate::config::Config::new(&vars),
                 http: &http,
                 store: &s,
             };

@@ -11,7 +11,7 @@ use crate::services::Services;
 /// Delivers to `POST /notifications` (the REST client retries with backoff); after the
 /// last try the event goes to the dead-letter list with the error.
 pub async fn deliver<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> Outcome {
-    let result = match RestClient::from_vars(svc.vars, svc.http) {
+    let result = match RestClient::configured(svc.cfg, svc.http) {
         Ok(rest) => rest
             .post_notification(event)
             .await
@@ -108,7 +108,7 @@ mod tests {
             .answer(503, "")
             .answer(503, "");
         let svc = Services {
-            vars: &vars,
+            cfg: &crate::config::Config::new(&vars),
             http: &http,
             store: &s,
         };
@@ -125,7 +125,7 @@ mod tests {
             .answer(503, "")
             .answer(503, "");
         let svc = Services {
-            vars: &vars,
+            cfg: &crate::config::Config::new(&vars),
             http: &http,
             store: &s,
         };
@@ -148,7 +148,7 @@ mod tests {
         s.set_ex.set(3);
         let http = crate::testing::Scripted::default().answer(202, "{}");
         let svc = Services {
-            vars: &vars,
+            cfg: &crate::config::Config::new(&vars),
             http: &http,
             store: &s,
         };

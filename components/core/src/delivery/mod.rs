@@ -17,6 +17,8 @@ pub use deliver::*;
 pub use drain::*;
 pub use sync::baseline;
 
+use crate::config::Config;
+use crate::http::problem::Problem;
 use crate::log::{self, Level};
 use crate::model::user_id::UserId;
 use crate::outbound::Outbound;
@@ -126,10 +128,15 @@ pub async fn handle<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> O
 /// then the event stream is drained, so a message lost on pub/sub or published while no
 /// replica ran is still delivered, once.
 pub async fn on_message<R: Runtime>(rt: &R, message: &[u8]) {
-    log::set_level(crate::http::serve::log_level(rt));
+    let cfg = Config::new(rt.vars());
+    log::set_level(cfg.log_level());
     let started = std::time::Instant::now();
     log_received(message);
-    let redis = match rt.connect() {
+    let redis = match cfg
+        .redis_address()
+        .map_err(Problem::from)
+        .and_then(|a| rt.connect(a))
+    {
         Ok(r) => r,
         Err(p) => {
             // The entry stays in the stream; the next message drains it.
@@ -142,7 +149,7 @@ pub async fn on_message<R: Runtime>(rt: &R, message: &[u8]) {
         }
     };
     let svc = Services {
-        vars: rt.vars(),
+        cfg: &cfg,
         http: rt.http(),
         store: &redis,
     };

@@ -1,6 +1,5 @@
 //! `calendar.changed` turned into an incremental sync, one at a time per calendar.
 
-use crate::config::{self, defaults};
 use crate::delivery::cloudevent::{self as notify, CloudEvent, EventType};
 use crate::google::calendar::{Calendar, Failure, GoogleStatus};
 use crate::http::problem::{Code, Problem};
@@ -140,7 +139,7 @@ pub async fn sync<O: Outbound>(
             (Vec::new(), token)
         }
     };
-    let channel = config::or_default(svc.vars, "events_channel", defaults::EVENTS_CHANNEL)?;
+    let channel = svc.cfg.events_channel()?;
     for g in &changes {
         let event = events::from_google(g, &calendar);
         let kind = if g["status"] == "cancelled" {
@@ -150,7 +149,7 @@ pub async fn sync<O: Outbound>(
         };
         notify::publish(
             svc.store,
-            &channel,
+            channel,
             &CloudEvent::new(kind, &user, events::notification_data(&event)),
         )?;
     }
@@ -272,7 +271,7 @@ mod tests {
         let http = crate::testing::Scripted::default();
         let vars = vars();
         let svc = Services {
-            vars: &vars,
+            cfg: &crate::config::Config::new(&vars),
             http: &http,
             store: &s,
         };
@@ -296,7 +295,7 @@ mod tests {
         let http = crate::testing::Scripted::default().answer(404, r#"{"error":"not_found"}"#);
         let vars = vars();
         let svc = Services {
-            vars: &vars,
+            cfg: &crate::config::Config::new(&vars),
             http: &http,
             store: &s,
         };

@@ -2,7 +2,6 @@
 //! retry on 401, bounded retries with backoff and jitter on 429, rate-limit 403s and
 //! 5xx (at most 3 tries, at most 2 s of waiting), Google's error JSON read once.
 
-use crate::config;
 use crate::credentials::provider as tokens;
 use crate::http::problem::{Code, Problem};
 use crate::model::user_id::{UserId, encode_segment};
@@ -82,12 +81,11 @@ enum Retry {
 
 impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
     pub fn new(svc: &'a Services<'b, O>, user: &'a UserId) -> Result<Self, Problem> {
-        let origin =
-            config::or_default(svc.vars, "google_api_origin", "https://www.googleapis.com")?;
+        let origin = svc.cfg.google_api_origin()?;
         Ok(Calendar {
             svc,
             user,
-            base: format!("{}/calendar/v3", origin.trim_end_matches('/')),
+            base: format!("{origin}/calendar/v3"),
         })
     }
 
@@ -315,7 +313,7 @@ mod tests {
     /// A store holding a fresh cached access token for `user`.
     fn store_with_token(vars: &HashMap<String, String>, user: &UserId) -> MemoryStore {
         let store = MemoryStore::default();
-        let cipher = TokenCipher::from_vars(vars).unwrap();
+        let cipher = TokenCipher::new(crate::config::Config::new(vars).encryption_key().unwrap());
         let expires = chrono::Utc::now() + chrono::Duration::seconds(3600);
         tokens::cache(&store, &cipher, user, &Secret::new("ya29.t"), expires).unwrap();
         store
@@ -326,7 +324,7 @@ mod tests {
         let user = UserId::parse("u1").unwrap();
         let store = store_with_token(&vars, &user);
         let svc = Services {
-            vars: &vars,
+            cfg: &crate::config::Config::new(&vars),
             http,
             store: &store,
         };

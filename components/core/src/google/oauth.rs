@@ -2,7 +2,9 @@
 //! offline access, consent), the single-use state record in Redis, the code exchange,
 //! refresh and revocation, all over the runtime's outbound HTTP.
 
-use crate::config::{self, Variables};
+#[cfg(doc)]
+use crate::config::Config;
+use crate::config::OAuthSettings;
 use crate::http::problem::{Code, Problem};
 use crate::outbound::{HttpRequest, HttpResponse, Outbound, TransportError, backoff};
 use crate::secret::Secret;
@@ -17,7 +19,6 @@ use std::time::Duration;
 
 /// How long an authorization may take from URL to callback (SPEC: 10 minutes).
 pub const STATE_TTL_SECS: u64 = 600;
-pub const DEFAULT_SCOPES: &str = "https://www.googleapis.com/auth/calendar.events";
 
 type GoogleClient =
     BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
@@ -66,59 +67,22 @@ pub struct AuthorizationRequest {
     pub state: String,
     pub verifier: Secret,
 }
-fn endpoint(
-    vars: &dyn Variables,
-    name: &'static str,
-    default: &str,
-    path: &str,
-) -> Result<String, Problem> {
-    let origin = config::or_default(vars, name, default)?;
-    Ok(format!("{}{path}", origin.trim_end_matches('/')))
-}
 impl OAuth {
-    pub fn from_vars(vars: &dyn Variables) -> Result<OAuth, Problem> {
-        let invalid = |name: &'static str| {
-            Problem::from(config::ConfigError::Invalid {
-                name,
-                reason: "not a valid URL",
-            })
-        };
-        let client_id = config::required(vars, "google_client_id")?;
-        let secret = config::required_secret(vars, "google_client_secret")?;
-        let redirect = config::required(vars, "google_redirect_uri")?;
-        let auth = endpoint(
-            vars,
-            "google_oauth_origin",
-            "https://accounts.google.com",
-            "/o/oauth2/v2/auth",
-        )?;
-        let token = endpoint(
-            vars,
-            "google_token_origin",
-            "https://oauth2.googleapis.com",
-            "/token",
-        )?;
-        let revoke = endpoint(
-            vars,
-            "google_token_origin",
-            "https://oauth2.googleapis.com",
-            "/revoke",
-        )?;
-        let revoke_url = url::Url::parse(&revoke).map_err(|_| invalid("google_token_origin"))?;
-        let scopes = config::or_default(vars, "google_scopes", DEFAULT_SCOPES)?;
-        let client = BasicClient::new(ClientId::new(client_id))
-            .set_client_secret(ClientSecret::new(secret.expose().to_owned()))
+    /// The client for the configured settings ([`Config::oauth`]).
+    pub fn new(settings: &OAuthSettings) -> OAuth {
+        let client = BasicClient::new(ClientId::new(settings.client_id.clone()))
+            .set_client_secret(ClientSecret::new(
+                settings.client_secret.expose().to_owned(),
+            ))
             .set_auth_type(AuthType::RequestBody)
-            .set_auth_uri(AuthUrl::new(auth).map_err(|_| invalid("google_oauth_origin"))?)
-            .set_token_uri(TokenUrl::new(token).map_err(|_| invalid("google_token_origin"))?)
-            .set_redirect_uri(
-                RedirectUrl::new(redirect).map_err(|_| invalid("google_redirect_uri"))?,
-            );
-        Ok(OAuth {
+            .set_auth_uri(AuthUrl::from_url(settings.auth.clone()))
+            .set_token_uri(TokenUrl::from_url(settings.token.clone()))
+            .set_redirect_uri(RedirectUrl::from_url(settings.redirect.clone()));
+        OAuth {
             client,
-            revoke_url,
-            scopes: scopes.split_whitespace().map(str::to_owned).collect(),
-        })
+            revoke_url: settings.revoke.clone(),
+            scopes: settings.scopes.clone(),
+        }
     }
 
     /// A fresh authorization URL: a random 128-bit `state`, PKCE S256, offline access and
@@ -285,7 +249,7 @@ mod tests {
 
     #[test]
     fn the_url_carries_every_parameter_and_a_matching_challenge() {
-        let oauth = OAuth::from_vars(&vars()).unwrap();
+        let oauth = OAuth::new(crate::config::Config::new(&vars()).oauth().unwrap());
         let req = oauth.authorization_request(Some("ann@example.com"));
         let url = url::Url::parse(&req.url).unwrap();
         assert_eq!(
@@ -297,7 +261,7 @@ mod tests {
         assert_eq!(q["response_type"], "code");
         assert_eq!(q["client_id"], "cid");
         assert_eq!(q["redirect_uri"], "https://app.example/auth/callback");
-        assert_eq!(q["scope"], DEFAULT_SCOPES);
+        assert_eq!(q["scope"], crate::config::defaults::GOOGLE_SCOPES);
         assert_eq!(q["access_type"], "offline");
         assert_eq!(q["include_granted_scopes"], "true");
         assert_eq!(q["prompt"], "consent");
@@ -336,7 +300,7 @@ mod tests {
             "google_token_origin".into(),
             "http://127.0.0.1:4444/".into(),
         );
-        let oauth = OAuth::from_vars(&v).unwrap();
+        let oauth = OAuth::new(crate::config::Config::new(&v).oauth().unwrap());
         let token = Secret::new("1//0refresh+token/=");
 
         let http = Scripted::default().answer(200, "{}");
@@ -380,7 +344,7 @@ mod tests {
     fn missing_client_settings_are_named() {
         let mut v = vars();
         v.remove("google_client_secret");
-        let p = OAuth::from_vars(&v).err().unwrap();
+        let p: Problem = crate::config::Config::new(&v).oauth().err().unwrap().into();
         assert_eq!(p.code, Code::ConfigMissing);
         assert!(p.detail.contains("google_client_secret"));
     }

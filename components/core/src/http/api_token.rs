@@ -1,6 +1,6 @@
 //! Service-to-service bearer tokens (`api_tokens`).
 
-use crate::config::{self, ConfigError, Variables};
+use crate::config::{Config, ConfigError};
 use crate::http::problem::{Code, Problem};
 use crate::secret::Secret;
 use subtle::ConstantTimeEq;
@@ -47,13 +47,13 @@ impl ApiTokens {
 }
 
 /// Checks a request's `Authorization` header against the `api_tokens` variable.
-pub fn authorize<B>(vars: &dyn Variables, req: &http::Request<B>) -> Result<(), Problem> {
-    let raw = config::required_secret(vars, "api_tokens")?;
+pub fn authorize<B>(cfg: &Config<'_>, req: &http::Request<B>) -> Result<(), Problem> {
+    let tokens = cfg.api_tokens()?;
     let header = req
         .headers()
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    ApiTokens::parse(&raw)?.authorize(header)
+    tokens.authorize(header)
 }
 
 fn unauthorized() -> Problem {
@@ -113,14 +113,15 @@ mod tests {
             }
             b.body(()).unwrap()
         };
-        assert!(authorize(&vars, &req(Some("Bearer alpha"))).is_ok());
+        let cfg = Config::new(&vars);
+        assert!(authorize(&cfg, &req(Some("Bearer alpha"))).is_ok());
         assert_eq!(
-            authorize(&vars, &req(None)).unwrap_err().code,
+            authorize(&cfg, &req(None)).unwrap_err().code,
             Code::Unauthorized
         );
         let empty = std::collections::HashMap::new();
         assert_eq!(
-            authorize(&empty, &req(Some("Bearer alpha")))
+            authorize(&Config::new(&empty), &req(Some("Bearer alpha")))
                 .unwrap_err()
                 .code,
             Code::ConfigMissing

@@ -8,6 +8,8 @@ use super::request::Request;
 use super::request_id::RequestId;
 use super::response;
 use super::router::Reply;
+use crate::config::Config;
+use crate::http::problem::Problem;
 use crate::log;
 use crate::model::user_id::UserId;
 use crate::services::{Runtime, Services};
@@ -18,6 +20,8 @@ use std::pin::Pin;
 /// The request as a handler sees it.
 pub struct Ctx<'a, R: Runtime> {
     pub rt: &'a R,
+    /// The request's configuration, read as the route needs it.
+    pub cfg: &'a Config<'a>,
     pub req: &'a Request,
     pub rid: &'a RequestId,
     pub(super) params: &'a [(&'static str, String)],
@@ -32,9 +36,10 @@ impl<R: Runtime> Clone for Ctx<'_, R> {
 impl<R: Runtime> Copy for Ctx<'_, R> {}
 
 impl<'a, R: Runtime> Ctx<'a, R> {
-    pub fn new(rt: &'a R, req: &'a Request, rid: &'a RequestId) -> Self {
+    pub fn new(rt: &'a R, cfg: &'a Config<'a>, req: &'a Request, rid: &'a RequestId) -> Self {
         Ctx {
             rt,
+            cfg,
             req,
             rid,
             params: &[],
@@ -62,10 +67,15 @@ impl<'a, R: Runtime> Ctx<'a, R> {
         self.req.headers().get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// A Redis connection, to `redis_address`.
+    pub fn connect(&self) -> Result<R::Redis, Problem> {
+        self.rt.connect(self.cfg.redis_address()?)
+    }
+
     /// The services over `store` (the caller's Redis connection).
     pub fn services<'s>(&'s self, store: &'s dyn Store) -> Services<'s, R::Http> {
         Services {
-            vars: self.rt.vars(),
+            cfg: self.cfg,
             http: self.rt.http(),
             store,
         }
@@ -134,7 +144,7 @@ impl<R: Runtime> Endpoint<R> {
         match self {
             Endpoint::Public(h) => h.call(cx).await,
             Endpoint::Token(h) => {
-                api_token::authorize(cx.rt.vars(), cx.req)?;
+                api_token::authorize(cx.cfg, cx.req)?;
                 h.call(cx).await
             }
             Endpoint::User(h) => user_scoped(cx, h.as_ref()).await,
@@ -144,11 +154,11 @@ impl<R: Runtime> Endpoint<R> {
 
 /// The frame of every user-scoped API route.
 async fn user_scoped<R: Runtime>(cx: Ctx<'_, R>, h: &dyn UserHandler<R>) -> Reply {
-    api_token::authorize(cx.rt.vars(), cx.req)?;
+    api_token::authorize(cx.cfg, cx.req)?;
     let user = UserId::from_path_segment(cx.param("user_id"))?;
     log::set_user(user.as_str());
-    let redis = cx.rt.connect()?;
-    let budget = match rate_limit::check(cx.rt.vars(), &redis, &user) {
+    let redis = cx.connect()?;
+    let budget = match rate_limit::check(cx.cfg, &redis, &user) {
         Ok(b) => b,
         Err((p, b)) => {
             let mut r = response::problem(&p, cx.rid);

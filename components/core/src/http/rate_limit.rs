@@ -1,6 +1,6 @@
 //! The per-user request budget (`rate_limit_per_minute`), counted in Redis per minute.
 
-use crate::config::{self, ConfigError, Variables};
+use crate::config::Config;
 use crate::http::problem::{Code, Problem};
 use crate::http::response::Response;
 use crate::model::user_id::UserId;
@@ -16,11 +16,11 @@ pub struct Budget {
 /// Counts this request. Over the limit: 429 `rate_limited` with `Retry-After`; the budget
 /// is returned either way so the headers go on every answer. A limit of 0 disables it.
 pub fn check(
-    vars: &dyn Variables,
+    cfg: &Config<'_>,
     store: &dyn Store,
     user: &UserId,
 ) -> Result<Option<Budget>, (Problem, Option<Budget>)> {
-    let limit = limit(vars).map_err(|e| (e.into(), None))?;
+    let limit = cfg.rate_limit_per_minute().map_err(|e| (e.into(), None))?;
     if limit == 0 {
         return Ok(None);
     }
@@ -41,14 +41,6 @@ pub fn check(
         return Err((p, Some(budget)));
     }
     Ok(Some(budget))
-}
-
-fn limit(vars: &dyn Variables) -> Result<u64, ConfigError> {
-    let raw = config::or_default(vars, "rate_limit_per_minute", "120")?;
-    raw.trim().parse().map_err(|_| ConfigError::Invalid {
-        name: "rate_limit_per_minute",
-        reason: "must be a whole number (0 disables the limit)",
-    })
 }
 
 /// `RateLimit-Limit` and `RateLimit-Remaining`.
@@ -72,14 +64,26 @@ mod tests {
             [("rate_limit_per_minute".to_string(), "2".to_string())].into();
         let s = MemoryStore::default();
         let u = UserId::parse("u1").unwrap();
-        assert_eq!(check(&vars, &s, &u).unwrap().unwrap().remaining, 1);
-        assert_eq!(check(&vars, &s, &u).unwrap().unwrap().remaining, 0);
-        let (p, b) = check(&vars, &s, &u).unwrap_err();
+        assert_eq!(
+            check(&Config::new(&vars), &s, &u)
+                .unwrap()
+                .unwrap()
+                .remaining,
+            1
+        );
+        assert_eq!(
+            check(&Config::new(&vars), &s, &u)
+                .unwrap()
+                .unwrap()
+                .remaining,
+            0
+        );
+        let (p, b) = check(&Config::new(&vars), &s, &u).unwrap_err();
         assert_eq!(p.code, Code::RateLimited);
         assert!(p.retry_after.is_some_and(|r| (1..=60).contains(&r)));
         assert_eq!(b.unwrap().remaining, 0);
         let other = UserId::parse("u2").unwrap();
-        assert!(check(&vars, &s, &other).is_ok());
+        assert!(check(&Config::new(&vars), &s, &other).is_ok());
     }
 
     #[test]
@@ -88,9 +92,12 @@ mod tests {
         let u = UserId::parse("u1").unwrap();
         let off: HashMap<String, String> =
             [("rate_limit_per_minute".to_string(), "0".to_string())].into();
-        assert_eq!(check(&off, &s, &u).unwrap(), None);
+        assert_eq!(check(&Config::new(&off), &s, &u).unwrap(), None);
         let bad: HashMap<String, String> =
             [("rate_limit_per_minute".to_string(), "lots".to_string())].into();
-        assert_eq!(check(&bad, &s, &u).unwrap_err().0.code, Code::ConfigInvalid);
+        assert_eq!(
+            check(&Config::new(&bad), &s, &u).unwrap_err().0.code,
+            Code::ConfigInvalid
+        );
     }
 }

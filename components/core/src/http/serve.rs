@@ -8,7 +8,7 @@ use super::request::Request;
 use super::request_id::RequestId;
 use super::response::{self, Response};
 use super::router::Router;
-use crate::config;
+use crate::config::Config;
 use crate::log::{self, Level};
 use crate::services::Runtime;
 use serde_json::Value;
@@ -35,21 +35,17 @@ pub async fn serve_on<R: Runtime>(
 ) -> Response {
     let rid = RequestId::from_header(head.request_id.as_deref());
     let started = std::time::Instant::now();
-    log::set_level(log_level(rt));
+    let cfg = Config::new(rt.vars());
+    log::set_level(cfg.log_level());
     let _ = log::take_context();
-    let cors = Cors::parse(
-        config::optional(rt.vars(), "cors_allowed_origins")
-            .ok()
-            .flatten()
-            .as_deref(),
-    );
+    let cors = Cors::parse(cfg.cors_allowed_origins().as_deref());
     let preflight = Cors::is_preflight(&head.method, head.preflight_method.as_deref());
     let result = if preflight {
         // Preflights carry no credentials: answered here, before any route.
         Ok(response::no_content(&rid))
     } else {
         match body.await {
-            Ok(req) => router.dispatch(Ctx::new(rt, &req, &rid)).await,
+            Ok(req) => router.dispatch(Ctx::new(rt, &cfg, &req, &rid)).await,
             Err(p) => Err(p),
         }
     };
@@ -57,14 +53,6 @@ pub async fn serve_on<R: Runtime>(
     cors.apply(&mut resp, head.origin.as_deref(), preflight);
     log_line(&head, &rid, resp.status().as_u16(), started);
     resp
-}
-
-/// The `log_level` variable (`debug`, `info`, `warn`, `error`; default `info`).
-pub fn log_level<R: Runtime>(rt: &R) -> Level {
-    config::optional(rt.vars(), "log_level")
-        .ok()
-        .flatten()
-        .map_or(Level::Info, |l| Level::parse(&l))
 }
 
 fn log_line(head: &Head, rid: &RequestId, status: u16, started: std::time::Instant) {

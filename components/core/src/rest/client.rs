@@ -1,7 +1,7 @@
 //! The user-data REST service (SPEC section 4): users, stored Google credentials and
 //! notifications. Reads and writes are retried on 5xx and connection errors.
 
-use crate::config::{self, Variables};
+use crate::config::Config;
 use crate::delivery::cloudevent::CloudEvent;
 use crate::http::problem::{Code, Problem};
 use crate::model::user_id::UserId;
@@ -70,10 +70,14 @@ pub struct RestClient<'a, O: Outbound> {
 }
 
 impl<'a, O: Outbound> RestClient<'a, O> {
-    pub fn from_vars(vars: &dyn Variables, http: &'a O) -> Result<Self, Problem> {
-        let base = config::or_default(vars, "rest_service_url", "http://127.0.0.1:8000")?;
-        let token = config::optional(vars, "rest_service_token")?.map(Secret::new);
-        Ok(Self::new(base, token, http))
+    /// The client of the configured service (`rest_service_url`, `rest_service_token`).
+    pub fn configured(cfg: &Config<'_>, http: &'a O) -> Result<Self, Problem> {
+        let settings = cfg.rest()?;
+        Ok(Self::new(
+            settings.base.clone(),
+            settings.token.clone(),
+            http,
+        ))
     }
 
     pub fn new(base: impl Into<String>, token: Option<Secret>, http: &'a O) -> Self {

@@ -8,7 +8,7 @@ use crate::services::Runtime;
 
 /// `GET /admin/dlq`: the newest 100 dead letters and the list's length.
 pub async fn dead_letters<R: Runtime>(cx: Ctx<'_, R>) -> Reply {
-    let redis = cx.rt.connect()?;
+    let redis = cx.connect()?;
     Ok(response::json(
         200,
         &delivery::dead_letters(&redis, 100)?,
@@ -18,7 +18,7 @@ pub async fn dead_letters<R: Runtime>(cx: Ctx<'_, R>) -> Reply {
 
 /// `POST /admin/dlq/replay`: redelivers up to 1000 dead letters, oldest first.
 pub async fn replay<R: Runtime>(cx: Ctx<'_, R>) -> Reply {
-    let redis = cx.rt.connect()?;
+    let redis = cx.connect()?;
     let svc = cx.services(&redis);
     Ok(response::json(
         200,

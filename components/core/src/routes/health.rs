@@ -11,7 +11,7 @@ use serde_json::json;
 /// A write and a read back under a per-request key, so the check proves the connection
 /// works both ways and concurrent checks cannot disturb each other. The key expires.
 pub async fn check<R: Runtime>(cx: Ctx<'_, R>) -> Reply {
-    let redis = cx.rt.connect()?;
+    let redis = cx.connect()?;
     let rid = cx.rid;
     let key = format!("gcal:health:{rid}");
     redis.set_ex(&key, rid.as_str().as_bytes(), 60)?;

@@ -13,7 +13,7 @@ pub async fn push<R: Runtime>(cx: Ctx<'_, R>) -> Reply {
         resource_id: cx.header("x-goog-resource-id"),
         resource_state: cx.header("x-goog-resource-state"),
     };
-    delivery::push(cx.rt.vars(), &cx.rt.connect()?, &push)?;
+    delivery::push(cx.cfg, &cx.connect()?, &push)?;
     Ok(response::json(
         200,
         &serde_json::json!({"status": "accepted"}),

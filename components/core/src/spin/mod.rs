@@ -35,8 +35,8 @@ impl Runtime for SpinRuntime {
         &SpinHttp
     }
 
-    fn connect(&self) -> Result<Redis, Problem> {
-        Redis::from_vars(&SpinVariables)
+    fn connect(&self, address: &str) -> Result<Redis, Problem> {
+        Redis::open(address)
     }
 }
 

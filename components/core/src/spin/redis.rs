@@ -2,7 +2,6 @@
 //! `redis_unavailable` problem: the detail names the operation, never the address (it
 //! may carry a password).
 
-use crate::config::Variables;
 use crate::http::problem::{Code, Problem};
 use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
 
@@ -253,15 +252,5 @@ impl Redis {
                 "redis INCR: unexpected reply",
             )),
         }
-    }
-
-    /// The connection for `redis_address`.
-    pub fn from_vars(vars: &dyn Variables) -> Result<Redis, Problem> {
-        let address = crate::config::or_default(
-            vars,
-            "redis_address",
-            crate::config::defaults::REDIS_ADDRESS,
-        )?;
-        Redis::open(&address)
     }
 }

@@ -1,7 +1,7 @@
 //! Google push channels: start and stop them, and verify the notifications Google sends to
 //! `/webhooks/google` (the channel token is an HMAC only this service can make).
 
-use crate::config::{self, defaults};
+use crate::config::Config;
 use crate::delivery as updates;
 use crate::delivery::cloudevent::{self as notify, CloudEvent, EventType};
 use crate::google::calendar::Calendar;
@@ -12,7 +12,7 @@ use crate::secret::Secret;
 use crate::services::Services;
 use crate::store::Store;
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -49,15 +49,9 @@ fn watch_key(user: &UserId, calendar: &str) -> String {
 
 /// The MAC key for channel tokens, derived from `token_encryption_key` so the two uses
 /// never share a key.
-fn mac_key(vars: &dyn config::Variables) -> Result<Vec<u8>, Problem> {
-    let raw = config::required_secret(vars, "token_encryption_key")?;
-    let key = STANDARD.decode(raw.expose().trim()).map_err(|_| {
-        Problem::from(config::ConfigError::Invalid {
-            name: "token_encryption_key",
-            reason: "must be 32 bytes encoded in base64",
-        })
-    })?;
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key)
+fn mac_key(cfg: &Config<'_>) -> Result<Vec<u8>, Problem> {
+    let key = cfg.encryption_key()?;
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.expose())
         .map_err(|_| Problem::new(Code::Internal, "hmac key"))?;
     mac.update(b"gcal channel token v1");
     Ok(mac.finalize().into_bytes().to_vec())
@@ -128,14 +122,13 @@ async fn open<O: Outbound>(
     user: &UserId,
     calendar: &str,
 ) -> Result<ChannelRecord, Problem> {
-    let base = config::optional(svc.vars, "public_base_url")?
-        .ok_or_else(|| Problem::from(config::ConfigError::Missing("public_base_url")))?;
+    let base = svc.cfg.public_base_url()?;
     let channel_id = uuid::Uuid::new_v4().to_string();
-    let token = channel_token(&mac_key(svc.vars)?, &channel_id, user.as_str(), calendar)?;
+    let token = channel_token(&mac_key(svc.cfg)?, &channel_id, user.as_str(), calendar)?;
     let body = json!({
         "id": channel_id,
         "type": "web_hook",
-        "address": format!("{}/webhooks/google", base.trim_end_matches('/')),
+        "address": format!("{base}/webhooks/google"),
         "token": token.expose(),
         "expiration": (chrono::Utc::now().timestamp() + CHANNEL_TTL_SECS) * 1000,
     });
@@ -223,14 +216,14 @@ pub struct Push<'a> {
 /// out (404 otherwise, as for an unknown channel). `sync` (the channel's hello) is
 /// acknowledged; a change publishes `calendar.changed` for the updates component, which
 /// does the slow work.
-pub fn push(vars: &dyn config::Variables, store: &dyn Store, p: &Push<'_>) -> Result<(), Problem> {
+pub fn push(cfg: &Config<'_>, store: &dyn Store, p: &Push<'_>) -> Result<(), Problem> {
     let unknown = || Problem::new(Code::NotFound, "unknown channel");
     let id = p
         .channel_id
         .filter(|i| !i.is_empty() && i.len() <= 64)
         .ok_or_else(unknown)?;
     let record = load(store, id)?.ok_or_else(unknown)?;
-    if !verify_token(&mac_key(vars)?, &record, p.token.unwrap_or("")) {
+    if !verify_token(&mac_key(cfg)?, &record, p.token.unwrap_or("")) {
         return Err(unknown());
     }
     if p.resource_id.is_some_and(|r| r != record.resource_id) {
@@ -240,13 +233,13 @@ pub fn push(vars: &dyn config::Variables, store: &dyn Store, p: &Push<'_>) -> Re
         return Ok(());
     }
     let user = UserId::parse(&record.user_id)?;
-    let channel = config::or_default(vars, "events_channel", defaults::EVENTS_CHANNEL)?;
+    let channel = cfg.events_channel()?;
     let event = CloudEvent::new(
         EventType::CalendarChanged,
         &user,
         json!({"user_id": record.user_id, "calendar_id": record.calendar_id, "channel_id": record.channel_id}),
     );
-    notify::publish(store, &channel, &event)
+    notify::publish(store, channel, &event)
 }
 
 /// Renews a channel that ends within a day: a new one is opened, the old one stopped.
@@ -285,6 +278,7 @@ pub async fn renew_if_due<O: Outbound>(
 mod tests {
     use super::*;
     use crate::testing::MemoryStore;
+    use base64::engine::general_purpose::STANDARD;
     use std::collections::HashMap;
 
     fn vars() -> HashMap<String, String> {
@@ -304,7 +298,13 @@ mod tests {
             expiration_ms: (chrono::Utc::now().timestamp() + 3 * 24 * 3600) * 1000,
         };
         save(store, &UserId::parse("u1").unwrap(), &r).unwrap();
-        let t = channel_token(&mac_key(&vars()).unwrap(), "c1", "u1", "primary").unwrap();
+        let t = channel_token(
+            &mac_key(&crate::config::Config::new(&vars())).unwrap(),
+            "c1",
+            "u1",
+            "primary",
+        )
+        .unwrap();
         (r, t)
     }
 
@@ -320,9 +320,19 @@ mod tests {
                 resource_state: Some(state),
             }
         }
-        push(&vars(), &s, &push_with(&token, "sync")).unwrap();
+        push(
+            &crate::config::Config::new(&vars()),
+            &s,
+            &push_with(&token, "sync"),
+        )
+        .unwrap();
         assert!(s.published.borrow().is_empty());
-        push(&vars(), &s, &push_with(&token, "exists")).unwrap();
+        push(
+            &crate::config::Config::new(&vars()),
+            &s,
+            &push_with(&token, "exists"),
+        )
+        .unwrap();
         let v: Value = serde_json::from_slice(&s.published.borrow()[0].1).unwrap();
         assert_eq!(v["type"], "calendar.changed");
         assert_eq!(v["data"]["calendar_id"], "primary");
@@ -333,7 +343,13 @@ mod tests {
     fn wrong_tokens_unknown_channels_and_other_resources_are_404() {
         let s = MemoryStore::default();
         let (_, token) = record(&s);
-        let other = channel_token(&mac_key(&vars()).unwrap(), "c1", "u2", "primary").unwrap();
+        let other = channel_token(
+            &mac_key(&crate::config::Config::new(&vars())).unwrap(),
+            "c1",
+            "u2",
+            "primary",
+        )
+        .unwrap();
         let cases = [
             Push {
                 channel_id: Some("c1"),
@@ -373,7 +389,12 @@ mod tests {
             },
         ];
         for p in cases {
-            assert_eq!(push(&vars(), &s, &p).unwrap_err().code, Code::NotFound);
+            assert_eq!(
+                push(&crate::config::Config::new(&vars()), &s, &p)
+                    .unwrap_err()
+                    .code,
+                Code::NotFound
+            );
         }
         assert!(s.published.borrow().is_empty());
     }
@@ -388,7 +409,7 @@ mod tests {
         let vars = vars();
         let http = Scripted::default();
         let svc = Services {
-            vars: &vars,
+            cfg: &crate::config::Config::new(&vars),
             http: &http,
             store: &s,
         };

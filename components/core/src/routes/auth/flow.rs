@@ -2,8 +2,6 @@
 //! status, and revoke.
 
 use super::state;
-use crate::config::{self, defaults};
-use crate::credentials::cipher::TokenCipher;
 use crate::credentials::provider as tokens;
 use crate::delivery::cloudevent::{self as notify, CloudEvent, EventType};
 use crate::google::oauth::{OAuth, OAuthError, STATE_TTL_SECS};
@@ -19,9 +17,9 @@ use serde_json::{Value, json};
 
 /// `GET /auth/url/{user_id}`
 pub async fn begin<O: Outbound>(svc: &Services<'_, O>, user: &UserId) -> Result<Value, Problem> {
-    let oauth = OAuth::from_vars(svc.vars)?;
-    let cipher = TokenCipher::from_vars(svc.vars)?;
-    let rest = RestClient::from_vars(svc.vars, svc.http)?;
+    let oauth = OAuth::new(svc.cfg.oauth()?);
+    let cipher = svc.cfg.cipher()?;
+    let rest = RestClient::configured(svc.cfg, svc.http)?;
     let profile = rest.get_user(user).await?.ok_or_else(|| {
         Problem::new(
             Code::UserNotFound,
@@ -30,7 +28,7 @@ pub async fn begin<O: Outbound>(svc: &Services<'_, O>, user: &UserId) -> Result<
     })?;
     let already = matches!(rest.get_credentials(user).await?, Some(r) if r.status == CredentialStatus::Active);
     let req = oauth.authorization_request(profile.email.as_deref().filter(|e| !e.is_empty()));
-    state::save_state(svc.store, &cipher, user, &req)?;
+    state::save_state(svc.store, cipher, user, &req)?;
     Ok(json!({
         "auth_url": req.url,
         "state": req.state,
@@ -70,11 +68,11 @@ pub async fn callback<O: Outbound>(
     svc: &Services<'_, O>,
     params: CallbackParams,
 ) -> Result<(UserId, Vec<String>), Problem> {
-    let cipher = TokenCipher::from_vars(svc.vars)?;
+    let cipher = svc.cfg.cipher()?;
     if let Some(error) = params.error {
         // The state is spent either way, so a denied flow cannot be resumed.
         if let Some(state) = params.state.as_deref() {
-            let _ = state::consume_state(svc.store, &cipher, state);
+            let _ = state::consume_state(svc.store, cipher, state);
         }
         let reason = if error.len() <= 64
             && error
@@ -91,18 +89,18 @@ pub async fn callback<O: Outbound>(
         ));
     }
     let (user, verifier) =
-        state::consume_state(svc.store, &cipher, params.state.as_deref().unwrap_or(""))?;
+        state::consume_state(svc.store, cipher, params.state.as_deref().unwrap_or(""))?;
     let code = params
         .code
         .filter(|c| !c.is_empty() && c.len() <= 2048)
         .map(Secret::new)
         .ok_or_else(|| Problem::new(Code::InvalidRequest, "`code` is required"))?;
-    let oauth = OAuth::from_vars(svc.vars)?;
+    let oauth = OAuth::new(svc.cfg.oauth()?);
     let tokens = oauth.exchange_code(svc.http, &code, &verifier).await.map_err(|e| match e {
         OAuthError::InvalidGrant => Problem::new(Code::InvalidState, "the code was rejected: it is expired, used, or belongs to another authorization; start again"),
         other => other.into(),
     })?;
-    let rest = RestClient::from_vars(svc.vars, svc.http)?;
+    let rest = RestClient::configured(svc.cfg, svc.http)?;
     // Without a new refresh token the stored one is kept, but only while it works: an
     // `invalid` record's refresh token was already rejected by Google.
     let previous = match tokens.refresh {
@@ -113,22 +111,22 @@ pub async fn callback<O: Outbound>(
         Some(_) => None,
     };
     let access = tokens.access.clone();
-    let record = tokens::store_tokens(&cipher, &user, tokens, previous.as_ref())?;
+    let record = tokens::store_tokens(cipher, &user, tokens, previous.as_ref())?;
     rest.put_credentials(&user, &record).await?;
-    tokens::cache(svc.store, &cipher, &user, &access, record.expires_at)?;
-    let channel = config::or_default(svc.vars, "auth_channel", defaults::AUTH_CHANNEL)?;
+    tokens::cache(svc.store, cipher, &user, &access, record.expires_at)?;
+    let channel = svc.cfg.auth_channel()?;
     let event = CloudEvent::new(
         EventType::AuthCompleted,
         &user,
         json!({"user_id": user.as_str(), "scopes": record.scopes}),
     );
-    notify::publish(svc.store, &channel, &event)?;
+    notify::publish(svc.store, channel, &event)?;
     Ok((user, record.scopes))
 }
 
 /// `GET /auth/status/{user_id}`
 pub async fn status<O: Outbound>(svc: &Services<'_, O>, user: &UserId) -> Result<Value, Problem> {
-    let rest = RestClient::from_vars(svc.vars, svc.http)?;
+    let rest = RestClient::configured(svc.cfg, svc.http)?;
     Ok(match rest.get_credentials(user).await? {
         Some(r) => json!({
             "authorized": r.status == CredentialStatus::Active,
@@ -143,15 +141,15 @@ pub async fn status<O: Outbound>(svc: &Services<'_, O>, user: &UserId) -> Result
 /// `DELETE /auth/{user_id}`: revoke at Google (best effort), delete the stored
 /// credentials and the cache, publish `calendar.auth.revoked`. Idempotent.
 pub async fn revoke<O: Outbound>(svc: &Services<'_, O>, user: &UserId) -> Result<(), Problem> {
-    let rest = RestClient::from_vars(svc.vars, svc.http)?;
+    let rest = RestClient::configured(svc.cfg, svc.http)?;
     let Some(record) = rest.get_credentials(user).await? else {
         tokens::forget(svc.store, user)?;
         return Ok(());
     };
-    let cipher = TokenCipher::from_vars(svc.vars)?;
+    let cipher = svc.cfg.cipher()?;
     match cipher.decrypt(&record.refresh_token_enc, user.as_str()) {
         Ok(refresh) => {
-            let oauth = OAuth::from_vars(svc.vars)?;
+            let oauth = OAuth::new(svc.cfg.oauth()?);
             if let Err(e) = oauth.revoke(svc.http, &refresh).await {
                 log::emit(
                     Level::Warn,
@@ -171,10 +169,10 @@ pub async fn revoke<O: Outbound>(svc: &Services<'_, O>, user: &UserId) -> Result
     }
     rest.delete_credentials(user).await?;
     tokens::forget(svc.store, user)?;
-    let channel = config::or_default(svc.vars, "auth_channel", defaults::AUTH_CHANNEL)?;
+    let channel = svc.cfg.auth_channel()?;
     notify::publish(
         svc.store,
-        &channel,
+        channel,
         &CloudEvent::new(
             EventType::AuthRevoked,
             user,
@@ -200,6 +198,7 @@ mod tests {
 
     mod no_refresh_token {
         use super::super::*;
+        use crate::credentials::cipher::TokenCipher;
         use crate::rest::client::CredentialRecord;
         use crate::testing::MemoryStore;
         use crate::testing::{Scripted, block};
@@ -226,17 +225,19 @@ mod tests {
             stored: CredentialStatus,
         ) -> (Result<(UserId, Vec<String>), Problem>, Scripted) {
             let vars = vars();
-            let cipher = TokenCipher::from_vars(&vars).unwrap();
+            let cipher =
+                TokenCipher::new(crate::config::Config::new(&vars).encryption_key().unwrap());
             let store = MemoryStore::default();
             let user = UserId::parse("u1").unwrap();
-            let req = OAuth::from_vars(&vars).unwrap().authorization_request(None);
+            let req = OAuth::new(crate::config::Config::new(&vars).oauth().unwrap())
+                .authorization_request(None);
             state::save_state(&store, &cipher, &user, &req).unwrap();
             let record = CredentialRecord {
                 provider: "google".into(),
                 access_token_enc: cipher.encrypt(&Secret::new("old-access"), "u1").unwrap(),
                 refresh_token_enc: cipher.encrypt(&Secret::new("old-refresh"), "u1").unwrap(),
                 expires_at: chrono::Utc::now(),
-                scopes: vec![crate::google::oauth::DEFAULT_SCOPES.into()],
+                scopes: vec![crate::config::defaults::GOOGLE_SCOPES.into()],
                 status: stored,
                 updated_at: chrono::Utc::now(),
             };
@@ -248,7 +249,7 @@ mod tests {
                 .answer(200, &serde_json::to_string(&record).unwrap())
                 .answer(200, "{}");
             let svc = Services {
-                vars: &vars,
+                cfg: &crate::config::Config::new(&vars),
                 http: &http,
                 store: &store,
             };
@@ -268,7 +269,11 @@ mod tests {
             let seen = http.seen.borrow();
             let put: CredentialRecord = serde_json::from_slice(seen[2].body()).unwrap();
             assert_eq!(seen[2].method(), "PUT");
-            let cipher = TokenCipher::from_vars(&vars()).unwrap();
+            let cipher = TokenCipher::new(
+                crate::config::Config::new(&vars())
+                    .encryption_key()
+                    .unwrap(),
+            );
             assert_eq!(
                 cipher
                     .decrypt(&put.refresh_token_enc, "u1")

@@ -6,7 +6,6 @@ mod state;
 
 pub use flow::CallbackParams;
 
-use crate::config;
 use crate::http::guard::{Ctx, UserCtx};
 use crate::http::page;
 use crate::http::problem::{Code, Problem};
@@ -52,7 +51,7 @@ pub async fn callback<R: Runtime>(cx: Ctx<'_, R>) -> Reply {
             "body must be JSON {\"code\", \"state\"}",
         )
     })?;
-    let redis = cx.rt.connect()?;
+    let redis = cx.connect()?;
     let (user, scopes) = flow::callback(&cx.services(&redis), params).await?;
     Ok(authorized(&user, &scopes, cx.rid))
 }
@@ -63,8 +62,8 @@ pub async fn callback<R: Runtime>(cx: Ctx<'_, R>) -> Reply {
 pub async fn browser_callback<R: Runtime>(cx: Ctx<'_, R>) -> Reply {
     let params = CallbackParams::from_query(cx.query());
     let html = page::prefers_html(cx.header("accept"));
-    let target = config::optional(cx.rt.vars(), "post_auth_redirect_url")?;
-    let result = match cx.rt.connect() {
+    let target = cx.cfg.post_auth_redirect_url()?;
+    let result = match cx.connect() {
         Ok(redis) => flow::callback(&cx.services(&redis), params).await,
         Err(p) => Err(p),
     };
@@ -79,10 +78,10 @@ pub async fn browser_callback<R: Runtime>(cx: Ctx<'_, R>) -> Reply {
         (None, Ok((user, scopes))) => Ok(authorized(&user, &scopes, rid)),
         (None, Err(p)) => Err(p),
         (Some(url), Ok((user, _))) => {
-            redirect::see_other(&url, &[("status", "ok"), ("user_id", user.as_str())], rid)
+            redirect::see_other(url, &[("status", "ok"), ("user_id", user.as_str())], rid)
         }
         (Some(url), Err(p)) => {
-            redirect::see_other(&url, &[("status", "error"), ("code", p.code.as_str())], rid)
+            redirect::see_other(url, &[("status", "error"), ("code", p.code.as_str())], rid)
         }
     }
 }

@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn state_is_consumed_exactly_once() {
-        let oauth = OAuth::from_vars(&vars()).unwrap();
+        let oauth = OAuth::new(crate::config::Config::new(&vars()).oauth().unwrap());
         let store = MemoryStore::default();
         let user = UserId::parse("u1").unwrap();
         let req = oauth.authorization_request(None);

@@ -216,7 +216,7 @@ mod tests {
             http = http.answer(*status, body);
         }
         let svc = Services {
-            vars: &vars,
+            cfg: &crate::config::Config::new(&vars),
             http: &http,
             store,
         };
@@ -225,7 +225,11 @@ mod tests {
 
     fn store() -> Flaky {
         let s = Flaky::default();
-        let cipher = TokenCipher::from_vars(&vars()).unwrap();
+        let cipher = TokenCipher::new(
+            crate::config::Config::new(&vars())
+                .encryption_key()
+                .unwrap(),
+        );
         let expires = chrono::Utc::now() + chrono::Duration::seconds(3600);
         let user = UserId::parse("u1").unwrap();
         tokens::cache(&s, &cipher, &user, &Secret::new("ya29.t"), expires).unwrap();

@@ -6,7 +6,6 @@ mod create;
 
 pub use create::create_event;
 
-use crate::config::{self, defaults};
 use crate::delivery::{self as notify, CloudEvent, EventType};
 use crate::google::calendar::{Calendar, Failure, GoogleStatus};
 use crate::http::guard::UserCtx;
@@ -34,8 +33,8 @@ fn announce<O: Outbound>(
 }
 
 fn publish<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> Result<(), Problem> {
-    let channel = config::or_default(svc.vars, "events_channel", defaults::EVENTS_CHANNEL)?;
-    notify::publish(svc.store, &channel, event)
+    let channel = svc.cfg.events_channel()?;
+    notify::publish(svc.store, channel, event)
 }
 
 async fn user_zone<O: Outbound>(
@@ -46,7 +45,7 @@ async fn user_zone<O: Outbound>(
     if !input.needs_user_zone() {
         return Ok(None);
     }
-    let rest = RestClient::from_vars(svc.vars, svc.http)?;
+    let rest = RestClient::configured(svc.cfg, svc.http)?;
     Ok(rest.get_user(user).await?.and_then(|u| u.time_zone))
 }
 
