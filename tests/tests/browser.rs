@@ -366,9 +366,12 @@ async fn allow_ends_on_the_connected_page_and_stores_the_credentials() {
     let issued = app.google.last_issued_tokens().expect("tokens issued");
     let refresh = issued.refresh_token.expect("a refresh token");
     let stored = common::cipher()
-        .decrypt(record["refresh_token_enc"].as_str().unwrap_or(""), "demo")
+        .decrypt::<gcal_core::RefreshToken>(
+            record["refresh_token_enc"].as_str().unwrap_or(""),
+            "demo",
+        )
         .expect("an encrypted refresh token");
-    assert_eq!(stored.expose(), refresh);
+    assert_eq!(stored.secret(), &refresh);
     // Nothing secret reached the page: not the code or state of the callback URL, no token.
     let callback = url::Url::parse(&browser.current_url().await).expect("a URL");
     let source = browser.source().await;

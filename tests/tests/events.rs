@@ -12,7 +12,7 @@ use common::{
     API_TOKEN, CLIENT_SECRET, Subscription, TestApp, cipher, enc, eventually, key_b64, redis_con,
     stream_events, xrange,
 };
-use gcal_core::Secret;
+use gcal_core::{AccessToken, RefreshToken};
 use gcal_tests::fakes::Fault;
 use gcal_tests::fakes::google::Route as GoogleRoute;
 use redis::Commands as _;
@@ -235,8 +235,8 @@ fn seed(app: &TestApp, user: &str, email: &str, expires_in: ChronoDuration) -> (
         user,
         json!({
             "provider": "google",
-            "access_token_enc": c.encrypt(&Secret::new(access.clone()), user).unwrap(),
-            "refresh_token_enc": c.encrypt(&Secret::new(refresh.clone()), user).unwrap(),
+            "access_token_enc": c.encrypt(&AccessToken::new(access.clone()), user).unwrap(),
+            "refresh_token_enc": c.encrypt(&RefreshToken::new(refresh.clone()), user).unwrap(),
             "expires_at": (now + expires_in).to_rfc3339(),
             "scopes": [CALENDAR_EVENTS],
             "status": "active",
@@ -249,11 +249,12 @@ fn seed(app: &TestApp, user: &str, email: &str, expires_in: ChronoDuration) -> (
 /// The plaintext of an `_enc` field of the stored record.
 fn stored_token(app: &TestApp, user: &str, field: &str) -> String {
     let record = app.rest.credentials(user).expect("a credential record");
-    cipher()
-        .decrypt(record[field].as_str().expect(field), user)
-        .expect("decrypts with the key and the user id")
-        .expose()
-        .to_owned()
+    let enc = record[field].as_str().expect(field);
+    let clear = match field {
+        "access_token_enc" => cipher().decrypt(enc, user).map(AccessToken::into_secret),
+        _ => cipher().decrypt(enc, user).map(RefreshToken::into_secret),
+    };
+    clear.expect("decrypts with the key and the user id")
 }
 
 fn timed(summary: &str, start: &str, end: &str, zone: Option<&str>) -> Value {

@@ -17,8 +17,8 @@ use common::{
     API_TOKEN, CLIENT_ID, CLIENT_SECRET, Subscription, TestApp, cipher, key_b64, stream_events,
     xrange,
 };
-use gcal_core::Secret;
 use gcal_core::TokenCipher;
+use gcal_core::{AccessToken, RefreshToken};
 use gcal_tests::fakes::Fault;
 use gcal_tests::fakes::google::{self, ConsentResult, Route as GoogleRoute};
 use gcal_tests::fakes::rest::Route as RestRoute;
@@ -438,9 +438,13 @@ fn assert_stored(app: &TestApp, user: &str, access: &str, refresh: &str) -> Valu
         let enc = record[field].as_str().unwrap();
         assert!(enc.starts_with("v1:"), "{field}: {enc}");
         assert!(!enc.contains(plain), "{field} holds the token in clear");
-        assert_eq!(cipher.decrypt(enc, user).expect(field).expose(), plain);
+        let open = |user: &str| match field {
+            "access_token_enc" => cipher.decrypt(enc, user).map(AccessToken::into_secret),
+            _ => cipher.decrypt(enc, user).map(RefreshToken::into_secret),
+        };
+        assert_eq!(open(user).expect(field), plain);
         // The user id is bound in: the ciphertext is useless on another user's record.
-        assert!(cipher.decrypt(enc, "someone-else").is_err(), "{field}");
+        assert!(open("someone-else").is_err(), "{field}");
     }
     record
 }
@@ -1141,11 +1145,14 @@ async fn status_and_delete_cope_with_invalid_or_undecryptable_records() {
 
     // Sealed with another key (or for another user): nothing to revoke at Google, but the
     // record is deleted all the same.
-    let other = TokenCipher::from_base64_key(&Secret::new(
-        base64::engine::general_purpose::STANDARD.encode([1u8; 32]),
-    ))
-    .unwrap();
-    record["refresh_token_enc"] = json!(other.encrypt(&Secret::new("1//0foreign"), "u1").unwrap());
+    let other =
+        TokenCipher::from_base64_key(&base64::engine::general_purpose::STANDARD.encode([1u8; 32]))
+            .unwrap();
+    record["refresh_token_enc"] = json!(
+        other
+            .encrypt(&RefreshToken::new("1//0foreign".into()), "u1")
+            .unwrap()
+    );
     app.rest.set_credentials("u1", record);
     let resp = api.revoke("u1").await;
     assert_eq!(resp.status, 204, "{}", resp.text);

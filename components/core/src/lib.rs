@@ -39,7 +39,7 @@ pub use spin::{SpinRuntime, serve};
 pub use config::defaults;
 pub use credentials::cipher::TokenCipher;
 pub use model::event::idempotent_event_id;
-pub use secret::Secret;
+pub use secret::{AccessToken, RefreshToken};
 
 /// The service version, reported by `/health` and in logs.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -7,15 +7,11 @@ use crate::http::problem::Code;
 use crate::http::request_id::RequestId;
 use crate::model::event::{self as events, EventInput, ListQuery, When};
 use crate::model::user_id::{UserId, encode_segment};
-use crate::secret::Secret;
-use base64::Engine as _;
+use crate::secret::RefreshToken;
 use proptest::prelude::*;
 
 fn cipher() -> TokenCipher {
-    TokenCipher::from_base64_key(&Secret::new(
-        base64::engine::general_purpose::STANDARD.encode([1u8; 32]),
-    ))
-    .unwrap()
+    crate::testing::cipher(1)
 }
 
 proptest! {
@@ -115,10 +111,10 @@ proptest! {
     #[test]
     fn encryption_round_trips_and_garbage_never_decrypts(plain in "\\PC{0,200}", user in "[a-z0-9]{1,16}", garbage in "\\PC{0,120}") {
         let c = cipher();
-        let enc = c.encrypt(&Secret::new(plain.clone()), &user).unwrap();
-        let back = c.decrypt(&enc, &user).unwrap();
-        prop_assert_eq!(back.expose(), plain.as_str());
-        prop_assert!(c.decrypt(&garbage, &user).is_err());
+        let enc = c.encrypt(&RefreshToken::new(plain.clone()), &user).unwrap();
+        let back: RefreshToken = c.decrypt(&enc, &user).unwrap();
+        prop_assert_eq!(back.secret(), &plain);
+        prop_assert!(c.decrypt::<RefreshToken>(&garbage, &user).is_err());
     }
 
     #[test]

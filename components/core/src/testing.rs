@@ -8,6 +8,30 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::time::Duration;
 
+/// The variables of an OAuth client at a test origin.
+pub fn oauth_vars() -> std::collections::HashMap<String, String> {
+    [
+        ("google_client_id", "cid"),
+        ("google_client_secret", "csecret"),
+        ("google_redirect_uri", "https://app.example/auth/callback"),
+        ("google_oauth_origin", "https://accounts.example"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// The OAuth client of [`oauth_vars`].
+pub fn oauth() -> crate::google::oauth::OAuth {
+    let vars = oauth_vars();
+    crate::google::oauth::OAuth::new(crate::config::Config::new(&vars).oauth().unwrap())
+}
+
+/// A cipher under a fixed key of `byte`s.
+pub fn cipher(byte: u8) -> crate::credentials::cipher::TokenCipher {
+    crate::credentials::cipher::TokenCipher::new(&crate::secret::EncryptionKey::new([byte; 32]))
+}
+
 /// Answers from a script and records requests; sleeps are instant.
 #[derive(Default)]
 pub struct Scripted {

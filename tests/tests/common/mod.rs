@@ -224,8 +224,7 @@ pub fn enc(s: &str) -> String {
 
 /// The cipher the test apps are configured with ([`KEY`]).
 pub fn cipher() -> gcal_core::TokenCipher {
-    gcal_core::TokenCipher::from_base64_key(&gcal_core::Secret::new(key_b64()))
-        .expect("the test key")
+    gcal_core::TokenCipher::from_base64_key(&key_b64()).expect("the test key")
 }
 
 /// A direct connection to the app's Redis, for assertions.

@@ -6,20 +6,20 @@ use super::{ConfigError, Variables, defaults, optional, or_default, required};
 use crate::credentials::cipher::TokenCipher;
 use crate::http::api_token::ApiTokens;
 use crate::log::Level;
-use crate::secret::{EncryptionKey, Secret};
+use crate::secret::{ClientSecret, EncryptionKey, RestServiceToken};
 use std::cell::OnceCell;
 
 /// The user-data REST service: `rest_service_url` and `rest_service_token`.
 pub struct RestSettings {
     /// Without a trailing `/`.
     pub base: String,
-    pub token: Option<Secret>,
+    pub token: Option<RestServiceToken>,
 }
 
 /// Google's OAuth client: the `google_*` variables, the endpoints as URLs.
 pub struct OAuthSettings {
     pub client_id: String,
-    pub client_secret: Secret,
+    pub client_secret: ClientSecret,
     pub redirect: url::Url,
     pub auth: url::Url,
     pub token: url::Url,
@@ -109,7 +109,7 @@ impl<'a> Config<'a> {
     /// `api_tokens`: the accepted bearer tokens (at least one).
     pub fn api_tokens(&self) -> Result<&ApiTokens, ConfigError> {
         cached(&self.api_tokens, || {
-            ApiTokens::parse(&Secret::new(required(self.vars, "api_tokens")?))
+            ApiTokens::parse(&required(self.vars, "api_tokens")?)
         })
     }
 
@@ -133,7 +133,7 @@ impl<'a> Config<'a> {
     /// tokens' MAC key are both derived from it.
     pub fn encryption_key(&self) -> Result<&EncryptionKey, ConfigError> {
         cached(&self.encryption_key, || {
-            EncryptionKey::from_base64(&Secret::new(required(self.vars, "token_encryption_key")?))
+            EncryptionKey::from_base64(&required(self.vars, "token_encryption_key")?)
         })
     }
 
@@ -196,7 +196,7 @@ impl<'a> Config<'a> {
         cached(&self.rest, || {
             Ok(RestSettings {
                 base: origin(self.vars, "rest_service_url", defaults::REST_SERVICE_URL)?,
-                token: optional(self.vars, "rest_service_token")?.map(Secret::new),
+                token: optional(self.vars, "rest_service_token")?.map(RestServiceToken::new),
             })
         })
     }
@@ -207,7 +207,7 @@ impl<'a> Config<'a> {
         cached(&self.oauth, || {
             let vars = self.vars;
             let client_id = required(vars, "google_client_id")?;
-            let client_secret = Secret::new(required(vars, "google_client_secret")?);
+            let client_secret = ClientSecret::new(required(vars, "google_client_secret")?);
             let redirect = required(vars, "google_redirect_uri")?;
             let auth = origin(vars, "google_oauth_origin", defaults::GOOGLE_OAUTH_ORIGIN)?;
             let token = origin(vars, "google_token_origin", defaults::GOOGLE_TOKEN_ORIGIN)?;

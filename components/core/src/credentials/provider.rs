@@ -9,7 +9,7 @@ use crate::http::problem::{Code, Problem};
 use crate::model::user_id::UserId;
 use crate::outbound::Outbound;
 use crate::rest::client::{CredentialRecord, CredentialStatus, RestClient};
-use crate::secret::Secret;
+use crate::secret::{AccessToken, RefreshToken};
 use crate::services::Services;
 use crate::store::Store;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
@@ -45,7 +45,7 @@ pub fn cache(
     store: &dyn Store,
     cipher: &TokenCipher,
     user: &UserId,
-    access: &Secret,
+    access: &AccessToken,
     expires_at: DateTime<Utc>,
 ) -> Result<(), Problem> {
     let ttl = (expires_at - Utc::now()).num_seconds() - REFRESH_MARGIN_SECS;
@@ -66,7 +66,7 @@ fn cached(
     store: &dyn Store,
     cipher: &TokenCipher,
     user: &UserId,
-) -> Result<Option<Secret>, Problem> {
+) -> Result<Option<AccessToken>, Problem> {
     let Some(raw) = store.get(&cache_key(user))? else {
         return Ok(None);
     };
@@ -99,16 +99,12 @@ fn reauthorize() -> Problem {
     )
 }
 
-/// An access token for `user`: the cache is asked first, the REST service only on a miss.
-pub async fn access_token<O: Outbound>(
-    svc: &Services<'_, O>,
+/// The user's stored credentials, while usable: not there is `not_authorized`, marked
+/// invalid is `reauthorization_required`.
+async fn usable_record<O: Outbound>(
+    rest: &RestClient<'_, O>,
     user: &UserId,
-) -> Result<Secret, Problem> {
-    let cipher = svc.cfg.cipher()?;
-    if let Some(t) = cached(svc.store, cipher, user)? {
-        return Ok(t);
-    }
-    let rest = RestClient::configured(svc.cfg, svc.http)?;
+) -> Result<CredentialRecord, Problem> {
     let record = rest
         .get_credentials(user)
         .await?
@@ -116,6 +112,20 @@ pub async fn access_token<O: Outbound>(
     if record.status == CredentialStatus::Invalid {
         return Err(reauthorize());
     }
+    Ok(record)
+}
+
+/// An access token for `user`: the cache is asked first, the REST service only on a miss.
+pub async fn access_token<O: Outbound>(
+    svc: &Services<'_, O>,
+    user: &UserId,
+) -> Result<AccessToken, Problem> {
+    let cipher = svc.cfg.cipher()?;
+    if let Some(t) = cached(svc.store, cipher, user)? {
+        return Ok(t);
+    }
+    let rest = RestClient::configured(svc.cfg, svc.http)?;
+    let record = usable_record(&rest, user).await?;
     if fresh(record.expires_at) {
         let access = cipher
             .decrypt(&record.access_token_enc, user.as_str())
@@ -130,8 +140,8 @@ pub async fn access_token<O: Outbound>(
 pub async fn refresh_after_rejection<O: Outbound>(
     svc: &Services<'_, O>,
     user: &UserId,
-    rejected: &Secret,
-) -> Result<Secret, Problem> {
+    rejected: &AccessToken,
+) -> Result<AccessToken, Problem> {
     let cipher = svc.cfg.cipher()?;
     refresh_once(svc, cipher, user, Some(rejected)).await
 }
@@ -150,9 +160,9 @@ async fn refresh_once<O: Outbound>(
     svc: &Services<'_, O>,
     cipher: &TokenCipher,
     user: &UserId,
-    rejected: Option<&Secret>,
-) -> Result<Secret, Problem> {
-    let usable = |t: &Secret| rejected != Some(t);
+    rejected: Option<&AccessToken>,
+) -> Result<AccessToken, Problem> {
+    let usable = |t: &AccessToken| rejected.is_none_or(|r| r.secret() != t.secret());
     let me = uuid::Uuid::new_v4().to_string();
     for _ in 0..WAIT_STEPS {
         if svc
@@ -183,16 +193,10 @@ async fn refresh<O: Outbound>(
     svc: &Services<'_, O>,
     cipher: &TokenCipher,
     user: &UserId,
-) -> Result<Secret, Problem> {
+) -> Result<AccessToken, Problem> {
     let rest = RestClient::configured(svc.cfg, svc.http)?;
-    let record = rest
-        .get_credentials(user)
-        .await?
-        .ok_or_else(not_authorized)?;
-    if record.status == CredentialStatus::Invalid {
-        return Err(reauthorize());
-    }
-    let refresh_token = cipher
+    let record = usable_record(&rest, user).await?;
+    let refresh_token: RefreshToken = cipher
         .decrypt(&record.refresh_token_enc, user.as_str())
         .map_err(|_| undecryptable())?;
     let oauth = OAuth::new(svc.cfg.oauth()?);
@@ -233,13 +237,9 @@ pub fn store_tokens(
     tokens: Tokens,
     previous: Option<&CredentialRecord>,
 ) -> Result<CredentialRecord, Problem> {
-    let enc = |s: &Secret| {
-        cipher
-            .encrypt(s, user.as_str())
-            .map_err(|_| Problem::new(Code::Internal, "token encryption failed"))
-    };
+    let failed = |_| Problem::new(Code::Internal, "token encryption failed");
     let refresh_token_enc = match (&tokens.refresh, previous) {
-        (Some(r), _) => enc(r)?,
+        (Some(r), _) => cipher.encrypt(r, user.as_str()).map_err(failed)?,
         (None, Some(p)) => p.refresh_token_enc.clone(),
         (None, None) => {
             return Err(Problem::new(
@@ -250,7 +250,9 @@ pub fn store_tokens(
     };
     Ok(CredentialRecord {
         provider: "google".into(),
-        access_token_enc: enc(&tokens.access)?,
+        access_token_enc: cipher
+            .encrypt(&tokens.access, user.as_str())
+            .map_err(failed)?,
         refresh_token_enc,
         expires_at: tokens.expires_at,
         scopes: tokens.scopes,
@@ -263,23 +265,15 @@ pub fn store_tokens(
 mod tests {
     use super::*;
     use crate::testing::MemoryStore;
-    use base64::Engine as _;
-
-    fn cipher() -> TokenCipher {
-        TokenCipher::from_base64_key(&Secret::new(
-            base64::engine::general_purpose::STANDARD.encode([5u8; 32]),
-        ))
-        .unwrap()
-    }
 
     #[test]
     fn the_cache_holds_tokens_encrypted_and_only_while_fresh() {
         let s = MemoryStore::default();
         let u = UserId::parse("u1").unwrap();
-        let t = Secret::new("ya29.cached");
+        let t = AccessToken::new("ya29.cached".into());
         cache(
             &s,
-            &cipher(),
+            &crate::testing::cipher(5),
             &u,
             &t,
             Utc::now() + ChronoDuration::seconds(600),
@@ -287,12 +281,17 @@ mod tests {
         .unwrap();
         let raw = String::from_utf8(s.map.borrow()["gcal:token:u1"].clone()).unwrap();
         assert!(!raw.contains("ya29"), "{raw}");
-        assert_eq!(cached(&s, &cipher(), &u).unwrap(), Some(t.clone()));
+        assert_eq!(
+            cached(&s, &crate::testing::cipher(5), &u)
+                .unwrap()
+                .map(|c| c.secret().clone()),
+            Some("ya29.cached".to_owned())
+        );
         // Within the margin: not cached at all, and an old entry is a miss.
         let s2 = MemoryStore::default();
         cache(
             &s2,
-            &cipher(),
+            &crate::testing::cipher(5),
             &u,
             &t,
             Utc::now() + ChronoDuration::seconds(30),
@@ -302,34 +301,39 @@ mod tests {
         s.map.borrow_mut().insert(
             "gcal:token:u1".into(),
             serde_json::to_vec(&Cached {
-                access_enc: cipher().encrypt(&t, "u1").unwrap(),
+                access_enc: crate::testing::cipher(5).encrypt(&t, "u1").unwrap(),
                 expires_at: Utc::now() + ChronoDuration::seconds(59),
             })
             .unwrap(),
         );
-        assert_eq!(cached(&s, &cipher(), &u).unwrap(), None);
+        assert!(
+            cached(&s, &crate::testing::cipher(5), &u)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
     fn a_missing_refresh_token_keeps_the_stored_one_or_fails() {
         let u = UserId::parse("u1").unwrap();
         let tokens = |refresh: Option<&str>| Tokens {
-            access: Secret::new("a"),
-            refresh: refresh.map(Secret::new),
+            access: AccessToken::new("a".into()),
+            refresh: refresh.map(|r| RefreshToken::new(r.into())),
             expires_at: Utc::now(),
             scopes: vec!["s".into()],
         };
-        let first = store_tokens(&cipher(), &u, tokens(Some("r1")), None).unwrap();
+        let first = store_tokens(&crate::testing::cipher(5), &u, tokens(Some("r1")), None).unwrap();
         assert_eq!(
-            cipher()
-                .decrypt(&first.refresh_token_enc, "u1")
+            crate::testing::cipher(5)
+                .decrypt::<RefreshToken>(&first.refresh_token_enc, "u1")
                 .unwrap()
-                .expose(),
+                .secret(),
             "r1"
         );
-        let second = store_tokens(&cipher(), &u, tokens(None), Some(&first)).unwrap();
+        let second =
+            store_tokens(&crate::testing::cipher(5), &u, tokens(None), Some(&first)).unwrap();
         assert_eq!(second.refresh_token_enc, first.refresh_token_enc);
-        let e = store_tokens(&cipher(), &u, tokens(None), None).unwrap_err();
+        let e = store_tokens(&crate::testing::cipher(5), &u, tokens(None), None).unwrap_err();
         assert_eq!(e.code, Code::NoRefreshToken);
     }
 }

@@ -6,7 +6,7 @@ use crate::credentials::provider as tokens;
 use crate::http::problem::{Code, Problem};
 use crate::model::user_id::{UserId, encode_segment};
 use crate::outbound::{HttpRequest, Outbound, TransportError, backoff};
-use crate::secret::Secret;
+use crate::secret::AccessToken;
 use crate::services::Services;
 use serde_json::Value;
 use std::time::Duration;
@@ -137,7 +137,7 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
         path: &str,
         query: &[(&str, String)],
         body: Option<&Value>,
-        token: &Secret,
+        token: &AccessToken,
     ) -> Result<HttpRequest, Problem> {
         let mut url = format!("{}{path}", self.base);
         if !query.is_empty() {
@@ -150,7 +150,7 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
         let mut b = http::Request::builder()
             .method(method)
             .uri(url)
-            .header("authorization", format!("Bearer {}", token.expose()))
+            .header("authorization", format!("Bearer {}", token.secret()))
             .header("accept", "application/json");
         let bytes = match body {
             Some(v) => {
@@ -315,7 +315,14 @@ mod tests {
         let store = MemoryStore::default();
         let cipher = TokenCipher::new(crate::config::Config::new(vars).encryption_key().unwrap());
         let expires = chrono::Utc::now() + chrono::Duration::seconds(3600);
-        tokens::cache(&store, &cipher, user, &Secret::new("ya29.t"), expires).unwrap();
+        tokens::cache(
+            &store,
+            &cipher,
+            user,
+            &AccessToken::new("ya29.t".into()),
+            expires,
+        )
+        .unwrap();
         store
     }
 

@@ -7,11 +7,10 @@ use crate::config::Config;
 use crate::config::OAuthSettings;
 use crate::http::problem::{Code, Problem};
 use crate::outbound::{HttpRequest, HttpResponse, Outbound, TransportError, backoff};
-use crate::secret::Secret;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    AccessToken, AuthType, AuthUrl, AuthorizationCode, ClientId, CsrfToken, EndpointNotSet,
     EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
     Scope, TokenResponse, TokenUrl,
 };
@@ -33,8 +32,8 @@ pub struct OAuth {
 /// Tokens as Google returned them.
 #[derive(Debug, Clone)]
 pub struct Tokens {
-    pub access: Secret,
-    pub refresh: Option<Secret>,
+    pub access: AccessToken,
+    pub refresh: Option<RefreshToken>,
     pub expires_at: DateTime<Utc>,
     pub scopes: Vec<String>,
 }
@@ -65,15 +64,13 @@ impl From<OAuthError> for Problem {
 pub struct AuthorizationRequest {
     pub url: String,
     pub state: String,
-    pub verifier: Secret,
+    pub verifier: PkceCodeVerifier,
 }
 impl OAuth {
     /// The client for the configured settings ([`Config::oauth`]).
     pub fn new(settings: &OAuthSettings) -> OAuth {
         let client = BasicClient::new(ClientId::new(settings.client_id.clone()))
-            .set_client_secret(ClientSecret::new(
-                settings.client_secret.expose().to_owned(),
-            ))
+            .set_client_secret(settings.client_secret.clone())
             .set_auth_type(AuthType::RequestBody)
             .set_auth_uri(AuthUrl::from_url(settings.auth.clone()))
             .set_token_uri(TokenUrl::from_url(settings.token.clone()))
@@ -104,7 +101,7 @@ impl OAuth {
         AuthorizationRequest {
             url: url.to_string(),
             state: state.secret().clone(),
-            verifier: Secret::new(verifier.secret().clone()),
+            verifier,
         }
     }
 
@@ -112,14 +109,14 @@ impl OAuth {
     pub async fn exchange_code<O: Outbound>(
         &self,
         http: &O,
-        code: &Secret,
-        verifier: &Secret,
+        code: AuthorizationCode,
+        verifier: PkceCodeVerifier,
     ) -> Result<Tokens, OAuthError> {
         let client = |req| send(http, req, 1);
         let resp = self
             .client
-            .exchange_code(AuthorizationCode::new(code.expose().to_owned()))
-            .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose().to_owned()))
+            .exchange_code(code)
+            .set_pkce_verifier(verifier)
             .request_async(&client)
             .await
             .map_err(token_error)?;
@@ -130,13 +127,12 @@ impl OAuth {
     pub async fn refresh<O: Outbound>(
         &self,
         http: &O,
-        refresh: &Secret,
+        refresh: &RefreshToken,
     ) -> Result<Tokens, OAuthError> {
         let client = |req| send(http, req, 3);
-        let token = RefreshToken::new(refresh.expose().to_owned());
         let resp = self
             .client
-            .exchange_refresh_token(&token)
+            .exchange_refresh_token(refresh)
             .request_async(&client)
             .await
             .map_err(token_error)?;
@@ -147,9 +143,13 @@ impl OAuth {
     /// caller treats failure as best effort. Sent by hand: the `oauth2` crate refuses a
     /// revocation URL that is not https, so with `google_token_origin` pointing at an
     /// emulator or a local proxy nothing was ever revoked.
-    pub async fn revoke<O: Outbound>(&self, http: &O, token: &Secret) -> Result<(), OAuthError> {
+    pub async fn revoke<O: Outbound>(
+        &self,
+        http: &O,
+        token: &RefreshToken,
+    ) -> Result<(), OAuthError> {
         let body = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("token", token.expose())
+            .append_pair("token", token.secret())
             .finish();
         let req = http::Request::builder()
             .method("POST")
@@ -175,10 +175,8 @@ impl OAuth {
             .map(|s| s.iter().map(|s| s.to_string()).collect())
             .unwrap_or_else(|| self.scopes.clone());
         Tokens {
-            access: Secret::new(resp.access_token().secret().clone()),
-            refresh: resp
-                .refresh_token()
-                .map(|r| Secret::new(r.secret().clone())),
+            access: resp.access_token().clone(),
+            refresh: resp.refresh_token().cloned(),
             expires_at: Utc::now()
                 + ChronoDuration::from_std(lifetime).unwrap_or(ChronoDuration::hours(1)),
             scopes,
@@ -235,21 +233,9 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn vars() -> HashMap<String, String> {
-        [
-            ("google_client_id", "cid"),
-            ("google_client_secret", "csecret"),
-            ("google_redirect_uri", "https://app.example/auth/callback"),
-            ("google_oauth_origin", "https://accounts.example"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-    }
-
     #[test]
     fn the_url_carries_every_parameter_and_a_matching_challenge() {
-        let oauth = OAuth::new(crate::config::Config::new(&vars()).oauth().unwrap());
+        let oauth = crate::testing::oauth();
         let req = oauth.authorization_request(Some("ann@example.com"));
         let url = url::Url::parse(&req.url).unwrap();
         assert_eq!(
@@ -271,12 +257,12 @@ mod tests {
         use sha2_check::expected_challenge;
         assert_eq!(
             q["code_challenge"],
-            expected_challenge(req.verifier.expose())
+            expected_challenge(req.verifier.secret())
         );
         // At least 128 bits of randomness: 16 bytes, base64url.
         assert!(req.state.len() >= 22, "{}", req.state);
         assert!(!req.url.contains("csecret"));
-        assert!(!req.url.contains(req.verifier.expose()));
+        assert!(!req.url.contains(req.verifier.secret()));
         let other = oauth.authorization_request(None);
         assert_ne!(other.state, req.state);
         assert!(!other.url.contains("login_hint"));
@@ -295,13 +281,13 @@ mod tests {
     #[test]
     fn revocation_posts_the_token_as_a_form_even_to_a_plain_http_origin() {
         use crate::testing::{Scripted, block};
-        let mut v = vars();
+        let mut v = crate::testing::oauth_vars();
         v.insert(
             "google_token_origin".into(),
             "http://127.0.0.1:4444/".into(),
         );
         let oauth = OAuth::new(crate::config::Config::new(&v).oauth().unwrap());
-        let token = Secret::new("1//0refresh+token/=");
+        let token = RefreshToken::new("1//0refresh+token/=".into());
 
         let http = Scripted::default().answer(200, "{}");
         block(oauth.revoke(&http, &token)).unwrap();
@@ -316,7 +302,7 @@ mod tests {
         let form: Vec<(String, String)> = url::form_urlencoded::parse(seen[0].body())
             .into_owned()
             .collect();
-        assert_eq!(form, [("token".to_owned(), token.expose().to_owned())]);
+        assert_eq!(form, [("token".to_owned(), token.secret().clone())]);
         // Neither the token nor the client secret travels in the URL.
         assert!(!seen[0].uri().to_string().contains("refresh"));
         assert!(!String::from_utf8_lossy(seen[0].body()).contains("csecret"));
@@ -342,7 +328,7 @@ mod tests {
 
     #[test]
     fn missing_client_settings_are_named() {
-        let mut v = vars();
+        let mut v = crate::testing::oauth_vars();
         v.remove("google_client_secret");
         let p: Problem = crate::config::Config::new(&v).oauth().err().unwrap().into();
         assert_eq!(p.code, Code::ConfigMissing);

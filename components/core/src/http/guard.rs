@@ -91,31 +91,33 @@ pub struct UserCtx<'a, R: Runtime> {
 
 type BoxReply<'a> = Pin<Box<dyn Future<Output = Reply> + 'a>>;
 
-pub trait Handler<R: Runtime> {
-    fn call<'a>(&'a self, cx: Ctx<'a, R>) -> BoxReply<'a>;
+/// A handler trait over a context type, implemented by every `async fn` taking it.
+macro_rules! handler_trait {
+    ($(#[$doc:meta])* $name:ident($ctx:ident)) => {
+        $(#[$doc])*
+        pub trait $name<R: Runtime> {
+            fn call<'a>(&'a self, cx: $ctx<'a, R>) -> BoxReply<'a>;
+        }
+
+        impl<R: Runtime, F> $name<R> for F
+        where
+            F: for<'a> AsyncFn($ctx<'a, R>) -> Reply,
+        {
+            fn call<'a>(&'a self, cx: $ctx<'a, R>) -> BoxReply<'a> {
+                Box::pin(self(cx))
+            }
+        }
+    };
 }
 
-impl<R: Runtime, F> Handler<R> for F
-where
-    F: for<'a> AsyncFn(Ctx<'a, R>) -> Reply,
-{
-    fn call<'a>(&'a self, cx: Ctx<'a, R>) -> BoxReply<'a> {
-        Box::pin(self(cx))
-    }
-}
-
-pub trait UserHandler<R: Runtime> {
-    fn call<'a>(&'a self, cx: UserCtx<'a, R>) -> BoxReply<'a>;
-}
-
-impl<R: Runtime, F> UserHandler<R> for F
-where
-    F: for<'a> AsyncFn(UserCtx<'a, R>) -> Reply,
-{
-    fn call<'a>(&'a self, cx: UserCtx<'a, R>) -> BoxReply<'a> {
-        Box::pin(self(cx))
-    }
-}
+handler_trait!(
+    /// A route's handler, on the request.
+    Handler(Ctx)
+);
+handler_trait!(
+    /// A user-scoped route's handler, inside the frame.
+    UserHandler(UserCtx)
+);
 
 /// A handler with what it asks first.
 pub enum Endpoint<R: Runtime> {

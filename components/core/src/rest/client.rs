@@ -6,7 +6,7 @@ use crate::delivery::cloudevent::CloudEvent;
 use crate::http::problem::{Code, Problem};
 use crate::model::user_id::UserId;
 use crate::outbound::{HttpRequest, HttpResponse, Outbound, TransportError, backoff};
-use crate::secret::Secret;
+use crate::secret::RestServiceToken;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -65,7 +65,7 @@ impl From<RestError> for Problem {
 
 pub struct RestClient<'a, O: Outbound> {
     base: String,
-    token: Option<Secret>,
+    token: Option<RestServiceToken>,
     http: &'a O,
 }
 
@@ -80,7 +80,7 @@ impl<'a, O: Outbound> RestClient<'a, O> {
         ))
     }
 
-    pub fn new(base: impl Into<String>, token: Option<Secret>, http: &'a O) -> Self {
+    pub fn new(base: impl Into<String>, token: Option<RestServiceToken>, http: &'a O) -> Self {
         RestClient {
             base: base.into().trim_end_matches('/').to_owned(),
             token,
@@ -208,7 +208,7 @@ impl<'a, O: Outbound> RestClient<'a, O> {
             b = b.header("content-type", "application/json");
         }
         if let Some(t) = &self.token {
-            b = b.header("authorization", format!("Bearer {}", t.expose()));
+            b = b.header("authorization", format!("Bearer {}", t.secret()));
         }
         if let Some(k) = idempotency_key {
             b = b.header("idempotency-key", k);
@@ -241,7 +241,11 @@ mod tests {
             200,
             r#"{"id":"ann@example.com","email":"a@x","time_zone":"Europe/Berlin"}"#,
         );
-        let c = RestClient::new("http://rest/", Some(Secret::new("rt")), &http);
+        let c = RestClient::new(
+            "http://rest/",
+            Some(RestServiceToken::new("rt".into())),
+            &http,
+        );
         let u = block(c.get_user(&user())).unwrap().unwrap();
         assert_eq!(u.time_zone.as_deref(), Some("Europe/Berlin"));
         let seen = http.seen.borrow();

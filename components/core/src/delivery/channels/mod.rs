@@ -8,7 +8,7 @@ use crate::google::calendar::Calendar;
 use crate::http::problem::{Code, Problem};
 use crate::model::user_id::UserId;
 use crate::outbound::Outbound;
-use crate::secret::Secret;
+use crate::secret::{ChannelMacKey, ChannelToken};
 use crate::services::Services;
 use crate::store::Store;
 use base64::Engine as _;
@@ -49,21 +49,21 @@ fn watch_key(user: &UserId, calendar: &str) -> String {
 
 /// The MAC key for channel tokens, derived from `token_encryption_key` so the two uses
 /// never share a key.
-fn mac_key(cfg: &Config<'_>) -> Result<Vec<u8>, Problem> {
+fn mac_key(cfg: &Config<'_>) -> Result<ChannelMacKey, Problem> {
     let key = cfg.encryption_key()?;
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.expose())
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.secret())
         .map_err(|_| Problem::new(Code::Internal, "hmac key"))?;
     mac.update(b"gcal channel token v1");
-    Ok(mac.finalize().into_bytes().to_vec())
+    Ok(ChannelMacKey::new(mac.finalize().into_bytes().into()))
 }
 
 fn channel_mac(
-    key: &[u8],
+    key: &ChannelMacKey,
     channel_id: &str,
     user: &str,
     calendar: &str,
 ) -> Result<Hmac<Sha256>, Problem> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.secret())
         .map_err(|_| Problem::new(Code::Internal, "hmac key"))?;
     for part in [channel_id, user, calendar] {
         mac.update(&(part.len() as u64).to_be_bytes());
@@ -74,18 +74,18 @@ fn channel_mac(
 
 /// The token Google echoes back in `X-Goog-Channel-Token`.
 pub fn channel_token(
-    key: &[u8],
+    key: &ChannelMacKey,
     channel_id: &str,
     user: &str,
     calendar: &str,
-) -> Result<Secret, Problem> {
+) -> Result<ChannelToken, Problem> {
     let tag = channel_mac(key, channel_id, user, calendar)?
         .finalize()
         .into_bytes();
-    Ok(Secret::new(URL_SAFE_NO_PAD.encode(tag)))
+    Ok(ChannelToken::new(URL_SAFE_NO_PAD.encode(tag)))
 }
 
-fn verify_token(key: &[u8], record: &ChannelRecord, token: &str) -> bool {
+fn verify_token(key: &ChannelMacKey, record: &ChannelRecord, token: &str) -> bool {
     let Ok(tag) = URL_SAFE_NO_PAD.decode(token) else {
         return false;
     };
@@ -129,7 +129,7 @@ async fn open<O: Outbound>(
         "id": channel_id,
         "type": "web_hook",
         "address": format!("{base}/webhooks/google"),
-        "token": token.expose(),
+        "token": token.secret(),
         "expiration": (chrono::Utc::now().timestamp() + CHANNEL_TTL_SECS) * 1000,
     });
     let cal = Calendar::new(svc, user)?;
@@ -289,7 +289,13 @@ mod tests {
         .into()
     }
 
-    fn record(store: &MemoryStore) -> (ChannelRecord, Secret) {
+    /// The token of channel `c1` on `user`'s primary calendar.
+    fn token_for(user: &str) -> ChannelToken {
+        let key = mac_key(&crate::config::Config::new(&vars())).unwrap();
+        channel_token(&key, "c1", user, "primary").unwrap()
+    }
+
+    fn record(store: &MemoryStore) -> (ChannelRecord, ChannelToken) {
         let r = ChannelRecord {
             channel_id: "c1".into(),
             user_id: "u1".into(),
@@ -298,24 +304,17 @@ mod tests {
             expiration_ms: (chrono::Utc::now().timestamp() + 3 * 24 * 3600) * 1000,
         };
         save(store, &UserId::parse("u1").unwrap(), &r).unwrap();
-        let t = channel_token(
-            &mac_key(&crate::config::Config::new(&vars())).unwrap(),
-            "c1",
-            "u1",
-            "primary",
-        )
-        .unwrap();
-        (r, t)
+        (r, token_for("u1"))
     }
 
     #[test]
     fn a_valid_push_publishes_calendar_changed_and_sync_does_not() {
         let s = MemoryStore::default();
         let (_, token) = record(&s);
-        fn push_with<'a>(token: &'a Secret, state: &'a str) -> Push<'a> {
+        fn push_with<'a>(token: &'a ChannelToken, state: &'a str) -> Push<'a> {
             Push {
                 channel_id: Some("c1"),
-                token: Some(token.expose()),
+                token: Some(token.secret()),
                 resource_id: Some("r1"),
                 resource_state: Some(state),
             }
@@ -336,20 +335,14 @@ mod tests {
         let v: Value = serde_json::from_slice(&s.published.borrow()[0].1).unwrap();
         assert_eq!(v["type"], "calendar.changed");
         assert_eq!(v["data"]["calendar_id"], "primary");
-        assert!(!String::from_utf8_lossy(&s.published.borrow()[0].1).contains(token.expose()));
+        assert!(!String::from_utf8_lossy(&s.published.borrow()[0].1).contains(token.secret()));
     }
 
     #[test]
     fn wrong_tokens_unknown_channels_and_other_resources_are_404() {
         let s = MemoryStore::default();
         let (_, token) = record(&s);
-        let other = channel_token(
-            &mac_key(&crate::config::Config::new(&vars())).unwrap(),
-            "c1",
-            "u2",
-            "primary",
-        )
-        .unwrap();
+        let other = token_for("u2");
         let cases = [
             Push {
                 channel_id: Some("c1"),
@@ -359,7 +352,7 @@ mod tests {
             },
             Push {
                 channel_id: Some("c1"),
-                token: Some(other.expose()),
+                token: Some(other.secret()),
                 resource_id: None,
                 resource_state: Some("exists"),
             },
@@ -371,19 +364,19 @@ mod tests {
             },
             Push {
                 channel_id: Some("c2"),
-                token: Some(token.expose()),
+                token: Some(token.secret()),
                 resource_id: None,
                 resource_state: Some("exists"),
             },
             Push {
                 channel_id: Some("c1"),
-                token: Some(token.expose()),
+                token: Some(token.secret()),
                 resource_id: Some("r2"),
                 resource_state: Some("exists"),
             },
             Push {
                 channel_id: None,
-                token: Some(token.expose()),
+                token: Some(token.secret()),
                 resource_id: None,
                 resource_state: Some("exists"),
             },

@@ -10,7 +10,9 @@ use crate::log::{self, Level};
 use crate::model::user_id::UserId;
 use crate::outbound::Outbound;
 use crate::rest::client::{CredentialStatus, RestClient};
-use crate::secret::Secret;
+#[cfg(test)]
+use crate::secret::AccessToken;
+use crate::secret::{AuthorizationCode, RefreshToken};
 use crate::services::Services;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -93,10 +95,10 @@ pub async fn callback<O: Outbound>(
     let code = params
         .code
         .filter(|c| !c.is_empty() && c.len() <= 2048)
-        .map(Secret::new)
+        .map(AuthorizationCode::new)
         .ok_or_else(|| Problem::new(Code::InvalidRequest, "`code` is required"))?;
     let oauth = OAuth::new(svc.cfg.oauth()?);
-    let tokens = oauth.exchange_code(svc.http, &code, &verifier).await.map_err(|e| match e {
+    let tokens = oauth.exchange_code(svc.http, code, verifier).await.map_err(|e| match e {
         OAuthError::InvalidGrant => Problem::new(Code::InvalidState, "the code was rejected: it is expired, used, or belongs to another authorization; start again"),
         other => other.into(),
     })?;
@@ -147,7 +149,7 @@ pub async fn revoke<O: Outbound>(svc: &Services<'_, O>, user: &UserId) -> Result
         return Ok(());
     };
     let cipher = svc.cfg.cipher()?;
-    match cipher.decrypt(&record.refresh_token_enc, user.as_str()) {
+    match cipher.decrypt::<RefreshToken>(&record.refresh_token_enc, user.as_str()) {
         Ok(refresh) => {
             let oauth = OAuth::new(svc.cfg.oauth()?);
             if let Err(e) = oauth.revoke(svc.http, &refresh).await {
@@ -234,8 +236,12 @@ mod tests {
             state::save_state(&store, &cipher, &user, &req).unwrap();
             let record = CredentialRecord {
                 provider: "google".into(),
-                access_token_enc: cipher.encrypt(&Secret::new("old-access"), "u1").unwrap(),
-                refresh_token_enc: cipher.encrypt(&Secret::new("old-refresh"), "u1").unwrap(),
+                access_token_enc: cipher
+                    .encrypt(&AccessToken::new("old-access".into()), "u1")
+                    .unwrap(),
+                refresh_token_enc: cipher
+                    .encrypt(&RefreshToken::new("old-refresh".into()), "u1")
+                    .unwrap(),
                 expires_at: chrono::Utc::now(),
                 scopes: vec![crate::config::defaults::GOOGLE_SCOPES.into()],
                 status: stored,
@@ -276,16 +282,16 @@ mod tests {
             );
             assert_eq!(
                 cipher
-                    .decrypt(&put.refresh_token_enc, "u1")
+                    .decrypt::<RefreshToken>(&put.refresh_token_enc, "u1")
                     .unwrap()
-                    .expose(),
+                    .secret(),
                 "old-refresh"
             );
             assert_eq!(
                 cipher
-                    .decrypt(&put.access_token_enc, "u1")
+                    .decrypt::<AccessToken>(&put.access_token_enc, "u1")
                     .unwrap()
-                    .expose(),
+                    .secret(),
                 "new-access"
             );
             assert_eq!(put.status, CredentialStatus::Active);

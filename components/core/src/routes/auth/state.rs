@@ -6,7 +6,7 @@ use crate::credentials::cipher::TokenCipher;
 use crate::google::oauth::{AuthorizationRequest, STATE_TTL_SECS};
 use crate::http::problem::{Code, Problem};
 use crate::model::user_id::UserId;
-use crate::secret::Secret;
+use crate::secret::PkceCodeVerifier;
 use crate::store::Store;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use serde::{Deserialize, Serialize};
@@ -53,7 +53,7 @@ pub fn consume_state(
     store: &dyn Store,
     cipher: &TokenCipher,
     state: &str,
-) -> Result<(UserId, Secret), Problem> {
+) -> Result<(UserId, PkceCodeVerifier), Problem> {
     let invalid = || {
         Problem::new(
             Code::InvalidState,
@@ -82,45 +82,25 @@ fn internal(_: impl std::fmt::Display) -> Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::google::oauth::OAuth;
     use crate::testing::MemoryStore;
-    use base64::Engine as _;
-    use std::collections::HashMap;
-
-    fn vars() -> HashMap<String, String> {
-        [
-            ("google_client_id", "cid"),
-            ("google_client_secret", "csecret"),
-            ("google_redirect_uri", "https://app.example/auth/callback"),
-            ("google_oauth_origin", "https://accounts.example"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-    }
-
-    fn cipher() -> TokenCipher {
-        TokenCipher::from_base64_key(&Secret::new(
-            base64::engine::general_purpose::STANDARD.encode([3u8; 32]),
-        ))
-        .unwrap()
-    }
 
     #[test]
     fn state_is_consumed_exactly_once() {
-        let oauth = OAuth::new(crate::config::Config::new(&vars()).oauth().unwrap());
+        let oauth = crate::testing::oauth();
         let store = MemoryStore::default();
         let user = UserId::parse("u1").unwrap();
         let req = oauth.authorization_request(None);
-        save_state(&store, &cipher(), &user, &req).unwrap();
+        save_state(&store, &crate::testing::cipher(3), &user, &req).unwrap();
         // The verifier is not stored in clear.
         let raw = String::from_utf8(store.map.borrow().values().next().unwrap().clone()).unwrap();
-        assert!(!raw.contains(req.verifier.expose()));
-        let (u, v) = consume_state(&store, &cipher(), &req.state).unwrap();
-        assert_eq!((u, v), (user, req.verifier.clone()));
+        assert!(!raw.contains(req.verifier.secret()));
+        let (u, v) = consume_state(&store, &crate::testing::cipher(3), &req.state).unwrap();
+        assert_eq!((u, v.secret()), (user, req.verifier.secret()));
         for bad in [req.state.as_str(), "", "unknown"] {
             assert_eq!(
-                consume_state(&store, &cipher(), bad).unwrap_err().code,
+                consume_state(&store, &crate::testing::cipher(3), bad)
+                    .unwrap_err()
+                    .code,
                 Code::InvalidState
             );
         }

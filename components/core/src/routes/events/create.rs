@@ -178,7 +178,7 @@ mod tests {
     use crate::credentials::cipher::TokenCipher;
     use crate::credentials::provider as tokens;
     use crate::model::event as events;
-    use crate::secret::Secret;
+    use crate::secret::AccessToken;
     use crate::testing::Flaky;
     use crate::testing::{Scripted, block};
     use base64::Engine as _;
@@ -232,7 +232,14 @@ mod tests {
         );
         let expires = chrono::Utc::now() + chrono::Duration::seconds(3600);
         let user = UserId::parse("u1").unwrap();
-        tokens::cache(&s, &cipher, &user, &Secret::new("ya29.t"), expires).unwrap();
+        tokens::cache(
+            &s,
+            &cipher,
+            &user,
+            &AccessToken::new("ya29.t".into()),
+            expires,
+        )
+        .unwrap();
         s
     }
 
