@@ -17,7 +17,7 @@ use std::time::Duration;
 
 /// How long an authorization may take from URL to callback (SPEC: 10 minutes).
 pub const STATE_TTL_SECS: u64 = 600;
-pub const DEFAULT_SCOPES: &str = "https://www.googleapis.com/auth/calendar.events";
+pub const DEFAULT_SCOPES: &str = super::scopes::DEFAULT;
 
 type GoogleClient =
     BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
