@@ -30,6 +30,15 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 const CALENDAR_EVENTS: &str = "https://www.googleapis.com/auth/calendar.events";
+/// The default `google_scopes` (SPEC section 8), in the order the authorization URL asks.
+const DEFAULT_SCOPE_PARAM: &str = "https://www.googleapis.com/auth/calendar.events https://www.googleapis.com/auth/calendar.calendarlist.readonly https://www.googleapis.com/auth/calendar.freebusy";
+
+/// The default scopes as granted and stored: sorted, as Google lists them.
+fn granted() -> serde_json::Value {
+    let mut scopes: Vec<&str> = DEFAULT_SCOPE_PARAM.split(' ').collect();
+    scopes.sort();
+    json!(scopes)
+}
 const REDIRECT_URI: &str = "http://127.0.0.1:9/auth/callback";
 const AUTH_CHANNEL: &str = "gcal.auth";
 /// What Chromium and Firefox send when they navigate.
@@ -375,7 +384,7 @@ fn assert_auth_url(app: &TestApp, begun: &Begun, login_hint: Option<&str>) {
     assert_eq!(p["response_type"], "code");
     assert_eq!(p["client_id"], CLIENT_ID);
     assert_eq!(p["redirect_uri"], REDIRECT_URI);
-    assert_eq!(p["scope"], CALENDAR_EVENTS);
+    assert_eq!(p["scope"], DEFAULT_SCOPE_PARAM);
     assert_eq!(p["access_type"], "offline");
     assert_eq!(p["include_granted_scopes"], "true");
     assert_eq!(p["prompt"], "consent");
@@ -423,7 +432,7 @@ fn assert_stored(app: &TestApp, user: &str, access: &str, refresh: &str) -> Valu
     );
     assert_eq!(record["provider"], "google");
     assert_eq!(record["status"], "active");
-    assert_eq!(record["scopes"], json!([CALENDAR_EVENTS]));
+    assert_eq!(record["scopes"], granted());
     let expires_at = rfc3339(&record["expires_at"]);
     let lifetime = (expires_at - Utc::now()).num_seconds();
     assert!(
@@ -489,7 +498,7 @@ async fn the_whole_flow_stores_encrypted_credentials_and_announces_them() {
     assert_eq!(resp.status, 200, "{} {}", resp.text, app.logs());
     assert_eq!(
         resp.json(),
-        json!({"status": "authorized", "user_id": user, "scopes": [CALENDAR_EVENTS]})
+        json!({"status": "authorized", "user_id": user, "scopes": granted()})
     );
 
     // One code exchange, with the verifier that belongs to the challenge in the URL.
@@ -537,7 +546,7 @@ async fn the_whole_flow_stores_encrypted_credentials_and_announces_them() {
     assert_eq!(status.status, 200, "{}", status.text);
     let status = status.json();
     assert_eq!(status["authorized"], true, "{status}");
-    assert_eq!(status["scopes"], json!([CALENDAR_EVENTS]));
+    assert_eq!(status["scopes"], granted());
     assert_eq!(
         rfc3339(&status["expires_at"]).timestamp(),
         rfc3339(&record["expires_at"]).timestamp()
@@ -550,7 +559,7 @@ async fn the_whole_flow_stores_encrypted_credentials_and_announces_them() {
     let messages = sub.wait_for(1).await;
     assert_eq!(messages.len(), 1, "{messages:?}");
     assert_auth_event(&messages[0], "calendar.auth.completed", user);
-    assert_eq!(messages[0]["data"]["scopes"], json!([CALENDAR_EVENTS]));
+    assert_eq!(messages[0]["data"]["scopes"], granted());
     assert_eq!(stream_events(&app), messages);
 
     let secrets = Connected {
@@ -604,7 +613,7 @@ async fn post_callback_with_json_completes_the_flow() {
     assert_eq!(resp.status, 200, "{} {}", resp.text, app.logs());
     assert_eq!(
         resp.json(),
-        json!({"status": "authorized", "user_id": "u1", "scopes": [CALENDAR_EVENTS]})
+        json!({"status": "authorized", "user_id": "u1", "scopes": granted()})
     );
     let issued = app.google.last_issued_tokens().unwrap();
     let refresh = issued.refresh_token.clone().unwrap();
@@ -1141,7 +1150,7 @@ async fn status_and_delete_cope_with_invalid_or_undecryptable_records() {
     assert_eq!(status.status, 200, "{}", status.text);
     let status = status.json();
     assert_eq!(status["authorized"], false, "{status}");
-    assert_eq!(status["scopes"], json!([CALENDAR_EVENTS]));
+    assert_eq!(status["scopes"], granted());
 
     // Sealed with another key (or for another user): nothing to revoke at Google, but the
     // record is deleted all the same.
@@ -1439,7 +1448,7 @@ async fn a_browser_gets_a_page_for_each_outcome_and_api_clients_keep_the_json() 
         assert!(resp.header("content-security-policy").is_none());
         assert_eq!(
             resp.json(),
-            json!({"status": "authorized", "user_id": "u1", "scopes": [CALENDAR_EVENTS]}),
+            json!({"status": "authorized", "user_id": "u1", "scopes": granted()}),
             "{accept:?}"
         );
         let again = api

@@ -1233,6 +1233,34 @@ async fn real_answers_match_the_document() {
     .await
     .problem(401, "unauthorized");
 
+    // ---- scheduling: calendars, free/busy, availability (SPEC section 8)
+    api.get(&format!("/calendars/{USER}")).await.expect(200);
+    api.get(&format!("/calendars/{USER}?min_access_role=boss"))
+        .await
+        .problem(400, "invalid_query");
+    api.get(&format!(
+        "/freebusy/{USER}?time_min=2026-03-02&time_max=2026-03-03&calendar_ids=primary,nobody@example.com"
+    ))
+    .await
+    .expect(200);
+    api.get(&format!("/freebusy/{USER}?time_min=2026-03-02"))
+        .await
+        .problem(400, "invalid_query");
+    let mut body = json!({"participants": [{"user_id": USER}],
+        "time_min": "2026-03-02T00:00:00Z", "time_max": "2026-03-03T00:00:00Z",
+        "duration_minutes": 60});
+    api.json(Method::POST, "/availability", &body)
+        .await
+        .expect(200);
+    body["participants"] = json!([{"user_id": USER}, {"user_id": "nobody"}]);
+    api.json(Method::POST, "/availability", &body)
+        .await
+        .problem(422, "participant_unavailable");
+    body["duration_minutes"] = json!(1);
+    api.json(Method::POST, "/availability", &body)
+        .await
+        .problem(400, "invalid_duration");
+
     // ---- disconnect
     api.call(Method::DELETE, &format!("/auth/{USER}"))
         .await

@@ -30,7 +30,7 @@ pub use http::router::{
     Reply, Router, method_not_allowed, not_found, user_method_not_allowed, user_not_found,
 };
 pub use http::serve::{Head, serve_on};
-pub use routes::{admin, auth, events, health, webhook};
+pub use routes::{admin, auth, availability, calendars, events, health, webhook};
 pub use services::Runtime;
 // The Spin runtime and the components' entry points.
 #[cfg(target_arch = "wasm32")]

@@ -4,8 +4,8 @@
 #![cfg(target_arch = "wasm32")]
 
 use gcal_core::{
-    Response, Router, SpinRuntime, admin, events, method_not_allowed, not_found, public, token,
-    user, user_method_not_allowed, user_not_found, webhook,
+    Response, Router, SpinRuntime, admin, availability, calendars, events, method_not_allowed,
+    not_found, public, token, user, user_method_not_allowed, user_not_found, webhook,
 };
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
@@ -32,5 +32,13 @@ fn routes() -> Router<SpinRuntime> {
         .any("/events/:user_id", user(user_method_not_allowed))
         .any("/events/:user_id/:event_id", user(user_method_not_allowed))
         .any("/events/:user_id/*rest", user(user_not_found))
+        .get("/calendars/:user_id", user(calendars::list))
+        .any("/calendars/:user_id", user(user_method_not_allowed))
+        .any("/calendars/:user_id/*rest", user(user_not_found))
+        .get("/freebusy/:user_id", user(calendars::freebusy))
+        .any("/freebusy/:user_id", user(user_method_not_allowed))
+        .any("/freebusy/:user_id/*rest", user(user_not_found))
+        .post("/availability", token(availability::find))
+        .any("/availability", token(method_not_allowed))
         .fallback(token(not_found))
 }

@@ -3,6 +3,7 @@
 
 use anyhow::{Context, Result};
 use base64::Engine as _;
+use gcal_tests::fakes::google::CalendarListEntry;
 use gcal_tests::fakes::{FakeGoogle, FakeRest, StartPage};
 use gcal_tests::host::{Host, HostConfig};
 use gcal_tests::redis_server::RedisServer;
@@ -47,6 +48,21 @@ async fn main() -> Result<()> {
         let redirect = format!("{origin}/auth/callback");
         google.register_client("emulator-client", "emulator-secret", &redirect);
         rest.add_user("demo", Some("demo@example.com"), Some("Europe/Berlin"));
+        // Something for the calendar list and free/busy to show.
+        google.add_calendar(
+            "demo@example.com",
+            CalendarListEntry::new("team@example.com", "Team").time_zone("Europe/Berlin"),
+        );
+        google
+            .insert_event_direct(
+                "demo@example.com",
+                "primary",
+                serde_json::json!({"summary": "Standup",
+                    "start": {"dateTime": "2026-07-06T09:00:00+02:00", "timeZone": "Europe/Berlin"},
+                    "end": {"dateTime": "2026-07-06T09:30:00+02:00", "timeZone": "Europe/Berlin"},
+                    "recurrence": ["RRULE:FREQ=DAILY;COUNT=5"]}),
+            )
+            .context("seeding the demo calendar")?;
         cfg = cfg
             .variable("google_client_id", "emulator-client")
             .variable("google_client_secret", "emulator-secret")
@@ -94,6 +110,13 @@ async fn main() -> Result<()> {
             "  curl -H \"$T\" -H 'content-type: application/json' -d '{{\"summary\":\"Hello\",\"start\":{{\"dateTime\":\"2026-07-10T09:00:00\"}},\"end\":{{\"dateTime\":\"2026-07-10T10:00:00\"}}}}' {origin}/events/demo"
         );
         eprintln!("  curl -H \"$T\" {origin}/events/demo");
+        eprintln!("  curl -H \"$T\" {origin}/calendars/demo");
+        eprintln!(
+            "  curl -H \"$T\" '{origin}/freebusy/demo?time_min=2026-07-06&time_max=2026-07-11&calendar_ids=primary,team@example.com'"
+        );
+        eprintln!(
+            "  curl -H \"$T\" -H 'content-type: application/json' -d '{{\"participants\":[{{\"user_id\":\"demo\"}}],\"time_min\":\"2026-07-06\",\"time_max\":\"2026-07-07\",\"duration_minutes\":30,\"working_hours\":{{\"start\":\"09:00\",\"end\":\"12:00\",\"days\":[\"mon\"]}}}}' {origin}/availability"
+        );
         eprintln!("Notifications the fake REST service receives are printed below.");
         eprintln!(
             "(fake Google at {}, fake REST at {})",

@@ -12,7 +12,8 @@ use crate::http::problem::{Code, Problem};
 /// and a test keeps the two equal. A variable whose `spin.toml` default is `""` is
 /// optional and has no constant here.
 pub mod defaults {
-    pub const GOOGLE_SCOPES: &str = "https://www.googleapis.com/auth/calendar.events";
+    /// Every scope a route needs (SPEC section 8).
+    pub const GOOGLE_SCOPES: &str = crate::google::scopes::DEFAULT;
     pub const GOOGLE_OAUTH_ORIGIN: &str = "https://accounts.google.com";
     pub const GOOGLE_TOKEN_ORIGIN: &str = "https://oauth2.googleapis.com";
     pub const GOOGLE_API_ORIGIN: &str = "https://www.googleapis.com";

@@ -124,6 +124,17 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
         self.call("POST", &path, &[], Some(body)).await
     }
 
+    /// `calendarList.list`: one page.
+    pub async fn calendar_list(&self, query: &[(&str, String)]) -> Result<Value, Failure> {
+        self.call("GET", "/users/me/calendarList", query, None)
+            .await
+    }
+
+    /// `freebusy.query`
+    pub async fn freebusy(&self, body: &Value) -> Result<Value, Failure> {
+        self.call("POST", "/freeBusy", &[], Some(body)).await
+    }
+
     /// `channels.stop`
     pub async fn stop_channel(&self, body: &Value) -> Result<(), Failure> {
         self.call("POST", "/channels/stop", &[], Some(body))

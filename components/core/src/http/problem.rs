@@ -1,5 +1,6 @@
 //! RFC 9457 problem details: the one shape every error takes on the way out.
 
+use crate::model::availability::AvailabilityError;
 use serde_json::{Value, json};
 
 /// A stable, machine-readable error code. Clients branch on these strings, so a code once
@@ -40,6 +41,21 @@ pub enum Code {
     IdempotencyKeyReused,
     InsufficientPermissions,
     UnsupportedMediaType,
+    WindowTooLong,
+    TooManyCalendars,
+    NoParticipants,
+    TooManyParticipants,
+    DuplicateParticipant,
+    InvalidCalendarIds,
+    InvalidTime,
+    InvalidDuration,
+    InvalidInterval,
+    InvalidBuffer,
+    InvalidMaxSlots,
+    InvalidWorkingHours,
+    UnknownWeekday,
+    InsufficientScope,
+    ParticipantUnavailable,
 }
 
 impl Code {
@@ -79,6 +95,21 @@ impl Code {
             Code::IdempotencyKeyReused => "idempotency_key_reused",
             Code::InsufficientPermissions => "insufficient_permissions",
             Code::UnsupportedMediaType => "unsupported_media_type",
+            Code::WindowTooLong => "window_too_long",
+            Code::TooManyCalendars => "too_many_calendars",
+            Code::NoParticipants => "no_participants",
+            Code::TooManyParticipants => "too_many_participants",
+            Code::DuplicateParticipant => "duplicate_participant",
+            Code::InvalidCalendarIds => "invalid_calendar_ids",
+            Code::InvalidTime => "invalid_time",
+            Code::InvalidDuration => "invalid_duration",
+            Code::InvalidInterval => "invalid_interval",
+            Code::InvalidBuffer => "invalid_buffer",
+            Code::InvalidMaxSlots => "invalid_max_slots",
+            Code::InvalidWorkingHours => "invalid_working_hours",
+            Code::UnknownWeekday => "unknown_weekday",
+            Code::InsufficientScope => "insufficient_scope",
+            Code::ParticipantUnavailable => "participant_unavailable",
         }
     }
 
@@ -115,6 +146,21 @@ impl Code {
             Code::IdempotencyKeyReused => 422,
             Code::InsufficientPermissions => 403,
             Code::UnsupportedMediaType => 415,
+            Code::WindowTooLong => 400,
+            Code::TooManyCalendars => 400,
+            Code::NoParticipants => 400,
+            Code::TooManyParticipants => 400,
+            Code::DuplicateParticipant => 400,
+            Code::InvalidCalendarIds => 400,
+            Code::InvalidTime => 400,
+            Code::InvalidDuration => 400,
+            Code::InvalidInterval => 400,
+            Code::InvalidBuffer => 400,
+            Code::InvalidMaxSlots => 400,
+            Code::InvalidWorkingHours => 400,
+            Code::UnknownWeekday => 400,
+            Code::InsufficientScope => 403,
+            Code::ParticipantUnavailable => 422,
         }
     }
 
@@ -154,6 +200,21 @@ impl Code {
             Code::IdempotencyKeyReused => "Idempotency key reused",
             Code::InsufficientPermissions => "Insufficient permissions",
             Code::UnsupportedMediaType => "Unsupported media type",
+            Code::WindowTooLong => "Window too long",
+            Code::TooManyCalendars => "Too many calendars",
+            Code::NoParticipants => "No participants",
+            Code::TooManyParticipants => "Too many participants",
+            Code::DuplicateParticipant => "Duplicate participant",
+            Code::InvalidCalendarIds => "Invalid calendar ids",
+            Code::InvalidTime => "Invalid time",
+            Code::InvalidDuration => "Invalid duration",
+            Code::InvalidInterval => "Invalid interval",
+            Code::InvalidBuffer => "Invalid buffer",
+            Code::InvalidMaxSlots => "Invalid max_slots",
+            Code::InvalidWorkingHours => "Invalid working hours",
+            Code::UnknownWeekday => "Unknown weekday",
+            Code::InsufficientScope => "Insufficient scope",
+            Code::ParticipantUnavailable => "Participant unavailable",
         }
     }
 }
@@ -166,6 +227,10 @@ pub struct Problem {
     pub detail: String,
     /// Seconds, for 429/503 answers that know when to come back.
     pub retry_after: Option<u32>,
+    /// Extension members of the body (RFC 9457 section 3.2), e.g. `participants` of
+    /// `participant_unavailable` or the `scope` of `insufficient_scope`: our own words and
+    /// validated ids only.
+    pub extensions: Vec<(&'static str, Value)>,
 }
 
 impl Problem {
@@ -174,7 +239,14 @@ impl Problem {
             code,
             detail: detail.into(),
             retry_after: None,
+            extensions: Vec::new(),
         }
+    }
+
+    /// With an extension member `name` in the body.
+    pub fn with(mut self, name: &'static str, value: Value) -> Self {
+        self.extensions.push((name, value));
+        self
     }
 
     pub fn status(&self) -> u16 {
@@ -183,14 +255,18 @@ impl Problem {
 
     /// The `application/problem+json` body.
     pub fn body(&self, request_id: &str) -> Value {
-        json!({
+        let mut body = json!({
             "type": format!("urn:gcal:problem:{}", self.code.as_str()),
             "title": self.code.title(),
             "status": self.code.status(),
             "detail": self.detail,
             "code": self.code.as_str(),
             "request_id": request_id,
-        })
+        });
+        for (name, value) in &self.extensions {
+            body[*name] = value.clone();
+        }
+        body
     }
 }
 
@@ -201,6 +277,35 @@ impl std::fmt::Display for Problem {
 }
 
 impl std::error::Error for Problem {}
+
+impl From<AvailabilityError> for Problem {
+    /// Every refusal of `POST /availability` is a 400 under the error's own code.
+    fn from(e: AvailabilityError) -> Problem {
+        use AvailabilityError as E;
+        let code = match &e {
+            E::InvalidRequest(_) => Code::InvalidRequest,
+            E::UnknownField(_) => Code::UnknownField,
+            E::NoParticipants => Code::NoParticipants,
+            E::TooManyParticipants(_) => Code::TooManyParticipants,
+            E::InvalidUserId { .. } => Code::InvalidUserId,
+            E::DuplicateParticipant { .. } => Code::DuplicateParticipant,
+            E::InvalidCalendarIds { .. } => Code::InvalidCalendarIds,
+            E::TooManyCalendars { .. } => Code::TooManyCalendars,
+            E::InvalidTime { .. } => Code::InvalidTime,
+            E::InvalidTimeRange => Code::InvalidTimeRange,
+            E::WindowTooLong => Code::WindowTooLong,
+            E::InvalidDuration(_) => Code::InvalidDuration,
+            E::InvalidInterval(_) => Code::InvalidInterval,
+            E::InvalidBuffer(_) => Code::InvalidBuffer,
+            E::InvalidMaxSlots(_) => Code::InvalidMaxSlots,
+            E::InvalidWorkingHours(_) => Code::InvalidWorkingHours,
+            E::UnknownWeekday(_) => Code::UnknownWeekday,
+            E::InvalidTimeZone(_) => Code::InvalidTimeZone,
+            E::MissingTimeZone { .. } => Code::MissingTimeZone,
+        };
+        Problem::new(code, e.to_string())
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -216,6 +321,56 @@ mod tests {
         assert_eq!(b["detail"], "bad id");
         assert_eq!(b["request_id"], "req-1");
         assert_eq!(b["type"], "urn:gcal:problem:invalid_user_id");
+    }
+
+    #[test]
+    fn availability_refusals_keep_their_code_as_400s() {
+        use AvailabilityError as E;
+        let all = [
+            E::InvalidRequest("x".into()),
+            E::UnknownField("x".into()),
+            E::NoParticipants,
+            E::TooManyParticipants(21),
+            E::InvalidUserId { index: 0 },
+            E::DuplicateParticipant {
+                user_id: "a".into(),
+            },
+            E::InvalidCalendarIds {
+                user_id: "a".into(),
+                reason: "r",
+            },
+            E::TooManyCalendars {
+                user_id: "a".into(),
+                count: 51,
+            },
+            E::InvalidTime { field: "time_min" },
+            E::InvalidTimeRange,
+            E::WindowTooLong,
+            E::InvalidDuration(1),
+            E::InvalidInterval(1),
+            E::InvalidBuffer(-1),
+            E::InvalidMaxSlots(0),
+            E::InvalidWorkingHours("r"),
+            E::UnknownWeekday("x".into()),
+            E::InvalidTimeZone("x".into()),
+            E::MissingTimeZone {
+                user_id: "a".into(),
+            },
+        ];
+        assert_eq!(all.len(), AvailabilityError::CODES.len());
+        for e in all {
+            let code = e.code();
+            let p = Problem::from(e);
+            assert_eq!(p.code.as_str(), code);
+            assert_eq!(p.status(), 400);
+        }
+    }
+
+    #[test]
+    fn extension_members_join_the_body() {
+        let p = Problem::new(Code::InsufficientScope, "x").with("scope", json!("s"));
+        assert_eq!(p.body("r")["scope"], "s");
+        assert_eq!(p.body("r")["code"], "insufficient_scope");
     }
 
     #[test]
@@ -255,6 +410,21 @@ mod tests {
             Code::IdempotencyKeyReused,
             Code::InsufficientPermissions,
             Code::UnsupportedMediaType,
+            Code::WindowTooLong,
+            Code::TooManyCalendars,
+            Code::NoParticipants,
+            Code::TooManyParticipants,
+            Code::DuplicateParticipant,
+            Code::InvalidCalendarIds,
+            Code::InvalidTime,
+            Code::InvalidDuration,
+            Code::InvalidInterval,
+            Code::InvalidBuffer,
+            Code::InvalidMaxSlots,
+            Code::InvalidWorkingHours,
+            Code::UnknownWeekday,
+            Code::InsufficientScope,
+            Code::ParticipantUnavailable,
         ] {
             assert!(
                 c.as_str()

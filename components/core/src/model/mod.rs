@@ -2,8 +2,9 @@
 //! Event we answer with, query parameters, and the availability request with its slot
 //! arithmetic.
 
-// Pure, and not yet behind a route: `POST /availability` (issue 14) wires it.
-#[allow(dead_code, unused_imports)]
 pub mod availability;
+pub mod calendars;
 pub mod event;
+pub mod freebusy;
+pub mod params;
 pub mod user_id;

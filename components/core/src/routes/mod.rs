@@ -3,6 +3,8 @@
 
 pub mod admin;
 pub mod auth;
+pub mod availability;
+pub mod calendars;
 pub mod events;
 pub mod health;
 pub mod webhook;

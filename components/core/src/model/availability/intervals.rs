@@ -28,11 +28,13 @@ impl Interval {
     }
 
     /// Whether the two share any instant (touching ends do not overlap).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn overlaps(&self, other: &Interval) -> bool {
         self.start < other.end && other.start < self.end
     }
 
     /// Whether `other` lies entirely inside `self`.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn contains(&self, other: &Interval) -> bool {
         self.start <= other.start && other.end <= self.end
     }

@@ -38,15 +38,11 @@ mod slots;
 mod tests;
 
 pub use error::AvailabilityError;
-pub use freebusy::{
-    CalendarBusy, CalendarFailure, FREEBUSY_MAX_CALENDARS, calendar_chunks, merge_freebusy,
-};
-pub use hours::{resolve_local, working_intervals};
-pub use intervals::{Interval, intersect, merge_busy, subtract, widen};
-pub use request::{
-    AvailabilityRequest, Participant, SlotQuery, WorkingHours, parse_hhmm, parse_weekday,
-    parse_zone,
-};
+pub use freebusy::{CalendarBusy, calendar_chunks, merge_freebusy};
+pub use intervals::{Interval, merge_busy};
+pub use request::{AvailabilityRequest, Participant};
+#[cfg(test)]
+pub use request::{SlotQuery, WorkingHours};
 pub use slots::{ParticipantBusy, compute_slots};
 
 /// The one place this module names the crate's user id type (it may move).

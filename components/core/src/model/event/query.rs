@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::http::problem::{Code, Problem};
-use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
+use crate::model::params::Params;
+use chrono::DateTime;
 
 /// `calendar_id` is the only query parameter of the single-event routes.
 pub fn calendar_param(query: &str) -> Result<String, Problem> {
@@ -43,15 +44,6 @@ pub struct ListQuery {
 impl ListQuery {
     pub fn parse(query: &str) -> Result<ListQuery, Problem> {
         let invalid = |d: String| bad(Code::InvalidQuery, d);
-        let mut seen = std::collections::HashMap::new();
-        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-            if seen
-                .insert(k.clone().into_owned(), v.into_owned())
-                .is_some()
-            {
-                return Err(invalid(format!("`{}` is given more than once", clip(&k))));
-            }
-        }
         const KNOWN: [&str; 12] = [
             "calendar_id",
             "time_min",
@@ -66,43 +58,13 @@ impl ListQuery {
             "sync_token",
             "updated_min",
         ];
-        if let Some(k) = seen.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-            return Err(invalid(format!("unknown parameter `{}`", clip(k))));
-        }
-        let get = |k: &str| seen.get(k).map(String::as_str);
-        let boolean = |k: &str, default: bool| -> Result<bool, Problem> {
-            match get(k) {
-                None => Ok(default),
-                Some("true") => Ok(true),
-                Some("false") => Ok(false),
-                Some(_) => Err(invalid(format!("`{k}` must be true or false"))),
-            }
-        };
+        let p = Params::parse(query, &KNOWN)?;
+        let get = |k: &str| p.get(k);
         let calendar_id = get("calendar_id").unwrap_or(DEFAULT_CALENDAR).to_owned();
         check_calendar_id(&calendar_id)?;
         let zone = get("time_zone").map(parse_zone).transpose()?;
-        let bound = |k: &str| -> Result<Option<DateTime<FixedOffset>>, Problem> {
-            let Some(v) = get(k) else { return Ok(None) };
-            if let Ok(dt) = DateTime::parse_from_rfc3339(v) {
-                return Ok(Some(dt));
-            }
-            let d = NaiveDate::parse_from_str(v, "%Y-%m-%d")
-                .map_err(|_| invalid(format!("`{k}` must be RFC 3339 or YYYY-MM-DD")))?;
-            let midnight = d.and_hms_opt(0, 0, 0).unwrap_or_default();
-            // A date is midnight in `time_zone`, else UTC.
-            let resolved = match zone {
-                Some(z) => z
-                    .from_local_datetime(&midnight)
-                    .earliest()
-                    .map(|t| t.fixed_offset()),
-                None => Some(chrono::Utc.from_utc_datetime(&midnight).fixed_offset()),
-            };
-            resolved
-                .map(Some)
-                .ok_or_else(|| invalid(format!("`{k}` does not exist in the time zone")))
-        };
-        let time_min = bound("time_min")?;
-        let time_max = bound("time_max")?;
+        let time_min = p.instant("time_min", zone)?;
+        let time_max = p.instant("time_max", zone)?;
         if let (Some(a), Some(b)) = (time_min, time_max)
             && a >= b
         {
@@ -111,16 +73,9 @@ impl ListQuery {
                 "time_min must be before time_max",
             ));
         }
-        let single_events = boolean("single_events", true)?;
-        let show_deleted = boolean("show_deleted", false)?;
-        let max_results = match get("max_results") {
-            None => 250,
-            Some(v) => v
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=2500).contains(n))
-                .ok_or_else(|| invalid("max_results must be 1 to 2500".into()))?,
-        };
+        let single_events = p.boolean("single_events", true)?;
+        let show_deleted = p.boolean("show_deleted", false)?;
+        let max_results = p.number("max_results", 1, 2500)?.unwrap_or(250);
         let order_by = get("order_by");
         match order_by {
             None | Some("updated") => {}
@@ -136,14 +91,8 @@ impl ListQuery {
         if q.is_some_and(|q| q.chars().count() > 256) {
             return Err(invalid("q is limited to 256 characters".into()));
         }
-        for k in ["page_token", "sync_token"] {
-            if get(k)
-                .is_some_and(|t| t.is_empty() || t.len() > 2048 || t.chars().any(char::is_control))
-            {
-                return Err(invalid(format!("`{k}` is malformed")));
-            }
-        }
-        let sync_token = get("sync_token");
+        let page_token = p.token("page_token")?;
+        let sync_token = p.token("sync_token")?;
         if sync_token.is_some() {
             let filters = ["time_min", "time_max", "q", "order_by", "updated_min"];
             if let Some(f) = filters.iter().find(|f| get(f).is_some()) {
@@ -181,7 +130,7 @@ impl ListQuery {
         if let Some(o) = order_by {
             google.push(("orderBy", o.to_owned()));
         }
-        if let Some(p) = get("page_token") {
+        if let Some(p) = page_token {
             google.push(("pageToken", p.to_owned()));
         }
         if let Some(s) = sync_token {
