@@ -60,7 +60,7 @@ pub fn cache(
         expires_at,
     };
     let json = serde_json::to_vec(&entry).unwrap_or_default();
-    store.set_ex(&cache_key(user), &json, ttl as u64)
+    Ok(store.set_ex(&cache_key(user), &json, ttl as u64)?)
 }
 
 fn cached(
@@ -83,7 +83,7 @@ fn cached(
 
 /// Drops the cached access token (after revocation or a rejected token).
 pub fn forget(store: &dyn Store, user: &UserId) -> Result<(), Problem> {
-    store.del(&cache_key(user))
+    Ok(store.del(&cache_key(user))?)
 }
 
 fn not_authorized() -> Problem {

@@ -131,12 +131,12 @@ pub async fn on_message<R: Runtime>(rt: &R, message: &[u8]) {
     log_received(message);
     let redis = match rt.connect() {
         Ok(r) => r,
-        Err(p) => {
+        Err(e) => {
             // The entry stays in the stream; the next message drains it.
             log::emit(
                 Level::Error,
                 "redis unavailable; message left for a later drain",
-                &[("code", p.code.as_str().into())],
+                &[("error", e.kind().into())],
             );
             return;
         }

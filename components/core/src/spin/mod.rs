@@ -35,7 +35,7 @@ impl Runtime for SpinRuntime {
         &SpinHttp
     }
 
-    fn connect(&self) -> Result<Redis, Problem> {
+    fn connect(&self) -> Result<Redis, crate::store::StoreError> {
         Redis::from_vars(&SpinVariables)
     }
 }

@@ -10,7 +10,7 @@ use crate::model::user_id::UserId;
 use crate::outbound::Outbound;
 use crate::secret::Secret;
 use crate::services::Services;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
@@ -104,7 +104,7 @@ fn verify_token(key: &[u8], record: &ChannelRecord, token: &str) -> bool {
     .is_ok_and(|m| m.verify_slice(&tag).is_ok())
 }
 
-fn save(store: &dyn Store, user: &UserId, record: &ChannelRecord) -> Result<(), Problem> {
+fn save(store: &dyn Store, user: &UserId, record: &ChannelRecord) -> Result<(), StoreError> {
     let ttl =
         ((record.expiration_ms / 1000) - chrono::Utc::now().timestamp() + 3600).max(60) as u64;
     let json = serde_json::to_vec(record).unwrap_or_default();
@@ -116,7 +116,7 @@ fn save(store: &dyn Store, user: &UserId, record: &ChannelRecord) -> Result<(), 
     )
 }
 
-fn load(store: &dyn Store, channel_id: &str) -> Result<Option<ChannelRecord>, Problem> {
+fn load(store: &dyn Store, channel_id: &str) -> Result<Option<ChannelRecord>, StoreError> {
     Ok(store
         .get(&channel_key(channel_id))?
         .and_then(|raw| serde_json::from_slice(&raw).ok()))
@@ -208,7 +208,7 @@ pub async fn stop<O: Outbound>(
         }
     }
     svc.store.del(&channel_key(&id))?;
-    svc.store.del(&watch_key(user, calendar))
+    Ok(svc.store.del(&watch_key(user, calendar))?)
 }
 
 /// What Google's push carries.
@@ -246,7 +246,7 @@ pub fn push(vars: &dyn config::Variables, store: &dyn Store, p: &Push<'_>) -> Re
         &user,
         json!({"user_id": record.user_id, "calendar_id": record.calendar_id, "channel_id": record.channel_id}),
     );
-    notify::publish(store, &channel, &event)
+    Ok(notify::publish(store, &channel, &event)?)
 }
 
 /// Renews a channel that ends within a day: a new one is opened, the old one stopped.
@@ -278,7 +278,7 @@ pub async fn renew_if_due<O: Outbound>(
     let _ = cal
         .stop_channel(&json!({"id": r.channel_id, "resourceId": r.resource_id}))
         .await;
-    svc.store.del(&channel_key(&r.channel_id))
+    Ok(svc.store.del(&channel_key(&r.channel_id))?)
 }
 
 #[cfg(test)]

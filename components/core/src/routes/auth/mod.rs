@@ -66,7 +66,7 @@ pub async fn browser_callback<R: Runtime>(cx: Ctx<'_, R>) -> Reply {
     let target = config::optional(cx.rt.vars(), "post_auth_redirect_url")?;
     let result = match cx.rt.connect() {
         Ok(redis) => flow::callback(&cx.services(&redis), params).await,
-        Err(p) => Err(p),
+        Err(e) => Err(e.into()),
     };
     let rid = cx.rid;
     let show = |status, body| response::html(status, body, &page::content_security_policy(), rid);

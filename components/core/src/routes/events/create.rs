@@ -69,7 +69,7 @@ async fn announce_once<O: Outbound>(
                 let _ = svc.store.del(claim);
                 return Err(p);
             }
-            return svc.store.set_ex(claim, b"done", IDEMPOTENCY_TTL_SECS);
+            return Ok(svc.store.set_ex(claim, b"done", IDEMPOTENCY_TTL_SECS)?);
         }
         match svc.store.get(claim)? {
             Some(v) if v == b"pending" => {}

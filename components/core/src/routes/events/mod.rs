@@ -35,7 +35,7 @@ fn announce<O: Outbound>(
 
 fn publish<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> Result<(), Problem> {
     let channel = config::or_default(svc.vars, "events_channel", defaults::EVENTS_CHANNEL)?;
-    notify::publish(svc.store, &channel, event)
+    Ok(notify::publish(svc.store, &channel, event)?)
 }
 
 async fn user_zone<O: Outbound>(
