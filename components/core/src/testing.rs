@@ -353,3 +353,20 @@ impl crate::store::Stream for MemoryStore {
         Ok(())
     }
 }
+
+/// Variables with a `token_encryption_key` (32 bytes of 7).
+pub fn key_vars() -> std::collections::HashMap<String, String> {
+    use base64::Engine as _;
+    [(
+        "token_encryption_key".to_string(),
+        base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
+    )]
+    .into()
+}
+
+/// [`key_vars`] with the REST service at `http://rest`.
+pub fn rest_vars() -> std::collections::HashMap<String, String> {
+    let mut vars = key_vars();
+    vars.insert("rest_service_url".into(), "http://rest".into());
+    vars
+}

@@ -3,10 +3,10 @@
 //! per user (a Redis lock with a TTL); the others wait briefly and read the result.
 
 use crate::config::{self, defaults};
+use crate::credentials::CredentialError;
 use crate::credentials::cipher::TokenCipher;
 use crate::delivery::cloudevent::{self as notify, CloudEvent, EventType};
 use crate::google::oauth::{OAuth, OAuthError, Tokens};
-use crate::http::problem::{Code, Problem};
 use crate::model::user_id::UserId;
 use crate::outbound::Outbound;
 use crate::rest::client::{CredentialRecord, CredentialStatus, RestClient};
@@ -48,7 +48,7 @@ pub fn cache(
     user: &UserId,
     access: &Secret,
     expires_at: DateTime<Utc>,
-) -> Result<(), Problem> {
+) -> Result<(), CredentialError> {
     let ttl = (expires_at - Utc::now()).num_seconds() - REFRESH_MARGIN_SECS;
     if ttl <= 0 {
         return Ok(());
@@ -56,7 +56,7 @@ pub fn cache(
     let entry = Cached {
         access_enc: cipher
             .encrypt(access, user.as_str())
-            .map_err(|_| Problem::new(Code::Internal, "token encryption failed"))?,
+            .map_err(|_| CredentialError::Encryption)?,
         expires_at,
     };
     let json = serde_json::to_vec(&entry).unwrap_or_default();
@@ -67,7 +67,7 @@ fn cached(
     store: &dyn Store,
     cipher: &TokenCipher,
     user: &UserId,
-) -> Result<Option<Secret>, Problem> {
+) -> Result<Option<Secret>, CredentialError> {
     let Some(raw) = store.get(&cache_key(user))? else {
         return Ok(None);
     };
@@ -82,45 +82,24 @@ fn cached(
 }
 
 /// Drops the cached access token (after revocation or a rejected token).
-pub fn forget(store: &dyn Store, user: &UserId) -> Result<(), Problem> {
+pub fn forget(store: &dyn Store, user: &UserId) -> Result<(), CredentialError> {
     Ok(store.del(&cache_key(user))?)
-}
-
-fn not_authorized() -> Problem {
-    Problem::new(
-        Code::NotAuthorized,
-        "this user has not connected a Google Calendar",
-    )
-}
-
-fn reauthorize() -> Problem {
-    Problem::new(
-        Code::ReauthorizationRequired,
-        "the user's Google authorization is no longer valid; authorize again",
-    )
 }
 
 /// An access token for `user`: the cache is asked first, the REST service only on a miss.
 pub async fn access_token<O: Outbound>(
     svc: &Services<'_, O>,
     user: &UserId,
-) -> Result<Secret, Problem> {
+) -> Result<Secret, CredentialError> {
     let cipher = TokenCipher::from_vars(svc.vars)?;
     if let Some(t) = cached(svc.store, &cipher, user)? {
         return Ok(t);
     }
-    let rest = RestClient::from_vars(svc.vars, svc.http)?;
-    let record = rest
-        .get_credentials(user)
-        .await?
-        .ok_or_else(not_authorized)?;
-    if record.status == CredentialStatus::Invalid {
-        return Err(reauthorize());
-    }
+    let (_, record) = active_record(svc, user).await?;
     if fresh(record.expires_at) {
         let access = cipher
             .decrypt(&record.access_token_enc, user.as_str())
-            .map_err(|_| undecryptable())?;
+            .map_err(|_| CredentialError::Undecryptable)?;
         cache(svc.store, &cipher, user, &access, record.expires_at)?;
         return Ok(access);
     }
@@ -132,16 +111,25 @@ pub async fn refresh_after_rejection<O: Outbound>(
     svc: &Services<'_, O>,
     user: &UserId,
     rejected: &Secret,
-) -> Result<Secret, Problem> {
+) -> Result<Secret, CredentialError> {
     let cipher = TokenCipher::from_vars(svc.vars)?;
     refresh_once(svc, &cipher, user, Some(rejected)).await
 }
 
-fn undecryptable() -> Problem {
-    Problem::new(
-        Code::ConfigInvalid,
-        "stored tokens do not decrypt with token_encryption_key (was the key changed?)",
-    )
+/// The REST client and the user's stored credentials, if they are usable.
+async fn active_record<'a, O: Outbound>(
+    svc: &Services<'a, O>,
+    user: &UserId,
+) -> Result<(RestClient<'a, O>, CredentialRecord), CredentialError> {
+    let rest = RestClient::from_vars(svc.vars, svc.http)?;
+    let record = rest
+        .get_credentials(user)
+        .await?
+        .ok_or(CredentialError::NotConnected)?;
+    if record.status == CredentialStatus::Invalid {
+        return Err(CredentialError::Revoked);
+    }
+    Ok((rest, record))
 }
 
 /// Refreshes under the per-user lock. Whoever holds it refreshes; the rest wait for the
@@ -152,7 +140,7 @@ async fn refresh_once<O: Outbound>(
     cipher: &TokenCipher,
     user: &UserId,
     rejected: Option<&Secret>,
-) -> Result<Secret, Problem> {
+) -> Result<Secret, CredentialError> {
     let usable = |t: &Secret| rejected != Some(t);
     let me = uuid::Uuid::new_v4().to_string();
     for _ in 0..WAIT_STEPS {
@@ -174,28 +162,18 @@ async fn refresh_once<O: Outbound>(
             return Ok(t);
         }
     }
-    Err(Problem::new(
-        Code::UpstreamUnavailable,
-        "another token refresh for this user did not finish in time",
-    ))
+    Err(CredentialError::RefreshBusy)
 }
 
 async fn refresh<O: Outbound>(
     svc: &Services<'_, O>,
     cipher: &TokenCipher,
     user: &UserId,
-) -> Result<Secret, Problem> {
-    let rest = RestClient::from_vars(svc.vars, svc.http)?;
-    let record = rest
-        .get_credentials(user)
-        .await?
-        .ok_or_else(not_authorized)?;
-    if record.status == CredentialStatus::Invalid {
-        return Err(reauthorize());
-    }
+) -> Result<Secret, CredentialError> {
+    let (rest, record) = active_record(svc, user).await?;
     let refresh_token = cipher
         .decrypt(&record.refresh_token_enc, user.as_str())
-        .map_err(|_| undecryptable())?;
+        .map_err(|_| CredentialError::Undecryptable)?;
     let oauth = OAuth::from_vars(svc.vars)?;
     match oauth.refresh(svc.http, &refresh_token).await {
         Ok(tokens) => {
@@ -220,7 +198,7 @@ async fn refresh<O: Outbound>(
                 serde_json::json!({"user_id": user.as_str(), "reason": "invalid_grant"}),
             );
             notify::publish(svc.store, &channel, &event)?;
-            Err(reauthorize())
+            Err(CredentialError::Revoked)
         }
         Err(e) => Err(e.into()),
     }
@@ -233,21 +211,16 @@ pub fn store_tokens(
     user: &UserId,
     tokens: Tokens,
     previous: Option<&CredentialRecord>,
-) -> Result<CredentialRecord, Problem> {
+) -> Result<CredentialRecord, CredentialError> {
     let enc = |s: &Secret| {
         cipher
             .encrypt(s, user.as_str())
-            .map_err(|_| Problem::new(Code::Internal, "token encryption failed"))
+            .map_err(|_| CredentialError::Encryption)
     };
     let refresh_token_enc = match (&tokens.refresh, previous) {
         (Some(r), _) => enc(r)?,
         (None, Some(p)) => p.refresh_token_enc.clone(),
-        (None, None) => {
-            return Err(Problem::new(
-                Code::NoRefreshToken,
-                "Google returned no refresh token and none is stored; revoke the app's access in the Google account and authorize again",
-            ));
-        }
+        (None, None) => return Err(CredentialError::NoRefreshToken),
     };
     Ok(CredentialRecord {
         provider: "google".into(),
@@ -331,6 +304,6 @@ mod tests {
         let second = store_tokens(&cipher(), &u, tokens(None), Some(&first)).unwrap();
         assert_eq!(second.refresh_token_enc, first.refresh_token_enc);
         let e = store_tokens(&cipher(), &u, tokens(None), None).unwrap_err();
-        assert_eq!(e.code, Code::NoRefreshToken);
+        assert_eq!(e, CredentialError::NoRefreshToken);
     }
 }

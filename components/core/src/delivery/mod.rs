@@ -8,6 +8,7 @@ pub(crate) mod cloudevent;
 pub(crate) mod dead_letter;
 pub(crate) mod deliver;
 pub(crate) mod drain;
+mod error;
 pub(crate) mod sync;
 
 pub use channels::*;
@@ -15,6 +16,7 @@ pub use cloudevent::*;
 pub use dead_letter::*;
 pub use deliver::*;
 pub use drain::*;
+pub use error::{DeliveryError, SyncError};
 pub use sync::baseline;
 
 use crate::log::{self, Level};
@@ -24,7 +26,7 @@ use crate::services::{Runtime, Services};
 use crate::store::Store;
 use claim::{Claim, claim, claim_key, finish};
 use serde_json::Value;
-use sync::{retryable, sync_exclusive};
+use sync::sync_exclusive;
 
 /// Dropped malformed messages, counted.
 pub const MALFORMED: &str = "gcal:stats:malformed";
@@ -83,7 +85,7 @@ pub async fn handle<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> O
                     );
                     Outcome::Synced
                 }
-                Err(p) if !retryable(&p) => {
+                Err(e) if e.is_permanent() => {
                     // Retrying cannot help (the user disconnected, the calendar is gone):
                     // the next change after a reconnect syncs from the stored token.
                     finish(svc.store, event);
@@ -92,12 +94,12 @@ pub async fn handle<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> O
                         "sync dropped",
                         &[
                             ("event_id", event.id.clone().into()),
-                            ("code", p.code.as_str().into()),
+                            ("error", e.kind().into()),
                         ],
                     );
                     Outcome::Dropped
                 }
-                Err(p) => {
+                Err(e) => {
                     // Let a later reader retry the sync: release the claim.
                     let _ = svc.store.del(&claim_key(&event.id));
                     log::emit(
@@ -105,7 +107,7 @@ pub async fn handle<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> O
                         "sync failed; will retry",
                         &[
                             ("event_id", event.id.clone().into()),
-                            ("code", p.code.as_str().into()),
+                            ("error", e.kind().into()),
                         ],
                     );
                     Outcome::InFlight
@@ -169,10 +171,10 @@ pub async fn on_message<R: Runtime>(rt: &R, message: &[u8]) {
     match drain(&svc, &redis).await {
         Ok(n) if n > 0 => log::emit(Level::Info, "stream drained", &[("entries", n.into())]),
         Ok(_) => {}
-        Err(p) => log::emit(
+        Err(e) => log::emit(
             Level::Error,
             "stream drain failed",
-            &[("code", p.code.as_str().into())],
+            &[("error", e.kind().into())],
         ),
     }
 }

@@ -3,7 +3,6 @@
 //! refresh and revocation, all over the runtime's outbound HTTP.
 
 use crate::config::{self, Variables};
-use crate::http::problem::{Code, Problem};
 use crate::outbound::{HttpRequest, HttpResponse, Outbound, TransportError, backoff};
 use crate::secret::Secret;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
@@ -48,16 +47,19 @@ pub enum OAuthError {
     #[error("Google's token endpoint rejected the request ({0})")]
     Rejected(String),
 }
-impl From<OAuthError> for Problem {
-    fn from(e: OAuthError) -> Self {
-        match e {
-            OAuthError::InvalidGrant => Problem::new(
-                Code::ReauthorizationRequired,
-                "Google rejected the stored grant; the user must authorize again",
-            ),
-            OAuthError::Unavailable(_) => Problem::new(Code::UpstreamUnavailable, e.to_string()),
-            OAuthError::Rejected(_) => Problem::new(Code::UpstreamError, e.to_string()),
+impl OAuthError {
+    /// A stable snake_case name of what happened, for logs and dead letters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OAuthError::InvalidGrant => "invalid_grant",
+            OAuthError::Unavailable(_) => "oauth_unavailable",
+            OAuthError::Rejected(_) => "oauth_rejected",
         }
+    }
+
+    /// Whether trying again later may succeed (only when Google did not answer).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, OAuthError::Unavailable(_))
     }
 }
 /// What `GET /auth/url` hands out; the verifier stays with us (in the state record).
@@ -71,17 +73,15 @@ fn endpoint(
     name: &'static str,
     default: &str,
     path: &str,
-) -> Result<String, Problem> {
+) -> Result<String, config::ConfigError> {
     let origin = config::or_default(vars, name, default)?;
     Ok(format!("{}{path}", origin.trim_end_matches('/')))
 }
 impl OAuth {
-    pub fn from_vars(vars: &dyn Variables) -> Result<OAuth, Problem> {
-        let invalid = |name: &'static str| {
-            Problem::from(config::ConfigError::Invalid {
-                name,
-                reason: "not a valid URL",
-            })
+    pub fn from_vars(vars: &dyn Variables) -> Result<OAuth, config::ConfigError> {
+        let invalid = |name: &'static str| config::ConfigError::Invalid {
+            name,
+            reason: "not a valid URL",
         };
         let client_id = config::required(vars, "google_client_id")?;
         let secret = config::required_secret(vars, "google_client_secret")?;
@@ -380,8 +380,8 @@ mod tests {
     fn missing_client_settings_are_named() {
         let mut v = vars();
         v.remove("google_client_secret");
-        let p = OAuth::from_vars(&v).err().unwrap();
-        assert_eq!(p.code, Code::ConfigMissing);
+        let p = crate::http::problem::Problem::from(OAuth::from_vars(&v).err().unwrap());
+        assert_eq!(p.code, crate::http::problem::Code::ConfigMissing);
         assert!(p.detail.contains("google_client_secret"));
     }
 }

@@ -200,10 +200,7 @@ pub async fn stop<O: Outbound>(
             .stop_channel(&json!({"id": r.channel_id, "resourceId": r.resource_id}))
             .await
         {
-            Ok(())
-            | Err(crate::google::calendar::Failure::Google(
-                crate::google::calendar::GoogleStatus { status: 404, .. },
-            )) => {}
+            Ok(()) | Err(crate::google::GoogleError::NotFound) => {}
             Err(f) => return Err(f.into()),
         }
     }
