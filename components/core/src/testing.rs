@@ -26,6 +26,17 @@ impl Scripted {
         self.answers.borrow_mut().push_back(Err(e));
         self
     }
+    /// A first try that times out, then a success that must not be asked for.
+    pub fn timing_out() -> Self {
+        Scripted::default()
+            .fail(TransportError::Timeout)
+            .answer(200, "{}")
+    }
+    /// Asserts that exactly one request went out and nothing waited for a retry.
+    pub fn assert_tried_once(&self) {
+        assert_eq!(self.seen.borrow().len(), 1);
+        assert!(self.slept.borrow().is_empty());
+    }
 }
 
 impl Outbound for Scripted {
@@ -352,6 +363,16 @@ impl crate::store::Stream for MemoryStore {
     fn ack(&self, _: &str, _: &str, _: &str) -> Result<(), crate::store::StoreError> {
         Ok(())
     }
+}
+
+/// A `calendar.event.created` CloudEvent of user `u1`.
+pub fn created_event() -> crate::delivery::CloudEvent {
+    let user = crate::model::user_id::UserId::parse("u1").unwrap();
+    crate::delivery::CloudEvent::new(
+        crate::delivery::EventType::EventCreated,
+        &user,
+        serde_json::json!({}),
+    )
 }
 
 /// Variables with a `token_encryption_key` (32 bytes of 7).

@@ -76,3 +76,82 @@ impl CredentialError {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbound::TransportError;
+
+    #[test]
+    fn kinds_are_stable_and_a_missing_authorization_is_not_transient() {
+        let cases = [
+            (CredentialError::NotConnected, "not_connected", false, true),
+            (
+                CredentialError::Revoked,
+                "authorization_revoked",
+                false,
+                true,
+            ),
+            (
+                CredentialError::Undecryptable,
+                "tokens_undecryptable",
+                false,
+                false,
+            ),
+            (
+                CredentialError::Encryption,
+                "token_encryption_failed",
+                false,
+                false,
+            ),
+            (
+                CredentialError::NoRefreshToken,
+                "no_refresh_token",
+                false,
+                false,
+            ),
+            (CredentialError::RefreshBusy, "refresh_busy", true, false),
+            (
+                CredentialError::Config(ConfigError::Missing("x")),
+                "config_error",
+                false,
+                false,
+            ),
+            (
+                CredentialError::Store(StoreError::Failed { op: "GET" }),
+                "redis_failed",
+                true,
+                false,
+            ),
+            (
+                CredentialError::Rest(RestError::Transport(TransportError::Connect)),
+                "rest_unreachable",
+                true,
+                false,
+            ),
+            (
+                CredentialError::Rest(RestError::Unexpected(400)),
+                "rest_unexpected_status",
+                false,
+                false,
+            ),
+            (
+                CredentialError::OAuth(OAuthError::Unavailable("x".into())),
+                "oauth_unavailable",
+                true,
+                false,
+            ),
+            (
+                CredentialError::OAuth(OAuthError::InvalidGrant),
+                "invalid_grant",
+                false,
+                false,
+            ),
+        ];
+        for (e, kind, transient, reauthorize) in cases {
+            assert_eq!(e.kind(), kind);
+            assert_eq!(e.is_transient(), transient, "{e:?}");
+            assert_eq!(e.needs_authorization(), reauthorize, "{e:?}");
+        }
+    }
+}

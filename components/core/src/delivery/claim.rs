@@ -68,16 +68,12 @@ pub(crate) async fn with_retries<O: Outbound>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delivery::{CloudEvent, EventType};
-    use crate::model::user_id::UserId;
-    use crate::testing::MemoryStore;
-    use serde_json::json;
+    use crate::testing::{MemoryStore, created_event};
 
     #[test]
     fn an_id_is_claimed_once() {
         let s = MemoryStore::default();
-        let user = UserId::parse("u1").unwrap();
-        let e = CloudEvent::new(EventType::EventCreated, &user, json!({}));
+        let e = created_event();
         assert!(matches!(claim(&s, &e), Claim::Mine));
         assert!(matches!(claim(&s, &e), Claim::Pending));
         finish(&s, &e);

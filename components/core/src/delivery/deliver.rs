@@ -95,14 +95,12 @@ async fn mark_done<O: Outbound>(
 mod tests {
     use super::*;
     use crate::store::Store;
-    use crate::testing::{Flaky, Scripted, block, rest_vars};
-    use serde_json::json;
+    use crate::testing::{Flaky, Scripted, block, created_event, rest_vars};
 
     /// One event handled against `store`, with the REST service answering as scripted.
     fn handled(store: &Flaky, answers: &[u16]) -> (CloudEvent, Outcome) {
         let vars = rest_vars();
-        let user = UserId::parse("u1").unwrap();
-        let e = CloudEvent::new(EventType::EventCreated, &user, json!({}));
+        let e = created_event();
         let http = answers
             .iter()
             .fold(Scripted::default(), |h, s| h.answer(*s, "{}"));

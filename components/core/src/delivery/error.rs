@@ -97,6 +97,44 @@ impl DeliveryError {
     }
 }
 
+/// A push channel that could not be opened, stopped, renewed or trusted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChannelError {
+    /// No such channel, or its token or resource does not match (answered as unknown).
+    #[error("unknown channel")]
+    Unknown,
+    /// The channel-token MAC could not be keyed.
+    #[error("hmac key")]
+    Key,
+    /// A stored channel record names no valid user.
+    #[error("a stored channel record is unreadable")]
+    BadRecord,
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Google(#[from] GoogleError),
+    /// The sync token could not be established before a watch.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+}
+
+impl ChannelError {
+    /// A stable snake_case name of what happened, for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ChannelError::Unknown => "channel_unknown",
+            ChannelError::Key => "channel_key",
+            ChannelError::BadRecord => "channel_bad_record",
+            ChannelError::Config(e) => config_kind(e),
+            ChannelError::Store(e) => e.kind(),
+            ChannelError::Google(e) => e.kind(),
+            ChannelError::Sync(e) => e.kind(),
+        }
+    }
+}
+
 fn config_kind(e: &ConfigError) -> &'static str {
     match e {
         ConfigError::Missing(_) => "config_missing",

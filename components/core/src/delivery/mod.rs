@@ -16,7 +16,7 @@ pub use cloudevent::*;
 pub use dead_letter::*;
 pub use deliver::*;
 pub use drain::*;
-pub use error::{DeliveryError, SyncError};
+pub use error::{ChannelError, DeliveryError, SyncError};
 pub use sync::baseline;
 
 use crate::log::{self, Level};
@@ -85,33 +85,7 @@ pub async fn handle<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> O
                     );
                     Outcome::Synced
                 }
-                Err(e) if e.is_permanent() => {
-                    // Retrying cannot help (the user disconnected, the calendar is gone):
-                    // the next change after a reconnect syncs from the stored token.
-                    finish(svc.store, event);
-                    log::emit(
-                        Level::Error,
-                        "sync dropped",
-                        &[
-                            ("event_id", event.id.clone().into()),
-                            ("error", e.kind().into()),
-                        ],
-                    );
-                    Outcome::Dropped
-                }
-                Err(e) => {
-                    // Let a later reader retry the sync: release the claim.
-                    let _ = svc.store.del(&claim_key(&event.id));
-                    log::emit(
-                        Level::Warn,
-                        "sync failed; will retry",
-                        &[
-                            ("event_id", event.id.clone().into()),
-                            ("error", e.kind().into()),
-                        ],
-                    );
-                    Outcome::InFlight
-                }
+                Err(e) => sync_failed(svc.store, event, &e),
             },
             Claim::Done => Outcome::Duplicate,
             Claim::Pending => Outcome::InFlight,
@@ -122,6 +96,28 @@ pub async fn handle<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> O
         Claim::Done => Outcome::Duplicate,
         Claim::Pending => Outcome::InFlight,
     }
+}
+
+/// A failed sync: dropped if it fails the same way every time (the user disconnected,
+/// the calendar is gone; the next change after a reconnect syncs from the stored token),
+/// else its claim is released for a later reader to retry.
+fn sync_failed(store: &dyn Store, event: &CloudEvent, e: &SyncError) -> Outcome {
+    let (level, message, outcome) = if e.is_permanent() {
+        finish(store, event);
+        (Level::Error, "sync dropped", Outcome::Dropped)
+    } else {
+        let _ = store.del(&claim_key(&event.id));
+        (Level::Warn, "sync failed; will retry", Outcome::InFlight)
+    };
+    log::emit(
+        level,
+        message,
+        &[
+            ("event_id", event.id.clone().into()),
+            ("error", e.kind().into()),
+        ],
+    );
+    outcome
 }
 
 /// A message of the Redis trigger: handled (delivered, or synced for `calendar.changed`),
@@ -203,12 +199,12 @@ fn log_received(message: &[u8]) {
 async fn renew_channel<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) {
     if event.type_ == EventType::CalendarChanged.as_str()
         && let Some(channel) = event.data.get("channel_id").and_then(Value::as_str)
-        && let Err(p) = channels::renew_if_due(svc, channel).await
+        && let Err(e) = channels::renew_if_due(svc, channel).await
     {
         log::emit(
             Level::Warn,
             "channel renewal failed",
-            &[("code", p.code.as_str().into())],
+            &[("error", e.kind().into())],
         );
     }
 }
@@ -216,14 +212,12 @@ async fn renew_channel<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::MemoryStore;
-    use serde_json::json;
+    use crate::testing::{MemoryStore, created_event};
 
     #[test]
     fn malformed_messages_are_counted_and_good_ones_parse() {
         let s = MemoryStore::default();
-        let user = UserId::parse("u1").unwrap();
-        let good = CloudEvent::new(EventType::EventCreated, &user, json!({}));
+        let good = created_event();
         assert_eq!(parse(&s, &good.to_json()).unwrap().id, good.id);
         let mut wrong_type = good.clone();
         wrong_type.type_ = "something.else".into();

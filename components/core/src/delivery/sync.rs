@@ -109,7 +109,7 @@ pub async fn sync<O: Outbound>(
                     .collect();
                 (recent, token)
             }
-            Err(f) => return Err(f.into()),
+            Err(f) => return Err(f),
         },
         None => {
             let (_, token) = list_all(&cal, &calendar, None).await?;
@@ -222,20 +222,25 @@ mod tests {
         )
     }
 
+    /// `calendar.changed` handled against `store`, Google and REST answering as `http`.
+    fn handled(store: &MemoryStore, http: &crate::testing::Scripted, e: &CloudEvent) -> Outcome {
+        let vars = crate::testing::key_vars();
+        let svc = Services {
+            vars: &vars,
+            http,
+            store,
+        };
+        crate::testing::block(handle(&svc, e))
+    }
+
     #[test]
     fn a_sync_waits_for_another_sync_of_its_calendar_and_then_retries_later() {
         let s = MemoryStore::default();
         let http = crate::testing::Scripted::default();
-        let vars = crate::testing::key_vars();
-        let svc = Services {
-            vars: &vars,
-            http: &http,
-            store: &s,
-        };
         let e = changed();
         let lock = sync_lock_key(&UserId::parse("u1").unwrap(), "primary");
         s.set_ex(&lock, b"someone else", 60).unwrap();
-        let outcome = crate::testing::block(handle(&svc, &e));
+        let outcome = handled(&s, &http, &e);
         assert_eq!(outcome, Outcome::InFlight);
         // It waited its whole budget and never listed alongside the lock holder.
         assert_eq!(http.slept.borrow().len(), SYNC_WAIT_STEPS as usize);
@@ -250,14 +255,8 @@ mod tests {
         let s = MemoryStore::default();
         // The REST service has no credentials for the user (disconnected).
         let http = crate::testing::Scripted::default().answer(404, r#"{"error":"not_found"}"#);
-        let vars = crate::testing::key_vars();
-        let svc = Services {
-            vars: &vars,
-            http: &http,
-            store: &s,
-        };
         let e = changed();
-        assert_eq!(crate::testing::block(handle(&svc, &e)), Outcome::Dropped);
+        assert_eq!(handled(&s, &http, &e), Outcome::Dropped);
         assert_eq!(
             s.get(&claim_key(&e.id)).unwrap().as_deref(),
             Some(&b"done"[..])

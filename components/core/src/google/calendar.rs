@@ -279,13 +279,10 @@ mod tests {
     fn a_timeout_is_not_retried() {
         // Each try may take the whole outbound timeout: retrying one would keep the
         // caller waiting several times longer than the retry budget.
-        let http = Scripted::default()
-            .fail(TransportError::Timeout)
-            .answer(200, "{}");
+        let http = Scripted::timing_out();
         let e = list(&http).unwrap_err();
         assert_eq!(e, GoogleError::Timeout);
         assert!(e.is_transient());
-        assert_eq!(http.seen.borrow().len(), 1);
-        assert!(http.slept.borrow().is_empty());
+        http.assert_tried_once();
     }
 }

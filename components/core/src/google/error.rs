@@ -86,3 +86,70 @@ impl GoogleError {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_stable_and_only_busy_or_down_google_is_transient() {
+        let m = String::new;
+        let cases = [
+            (GoogleError::Unauthorized, "google_unauthorized", false),
+            (GoogleError::NotFound, "google_not_found", false),
+            (GoogleError::Gone, "google_gone", false),
+            (
+                GoogleError::Conflict { message: m() },
+                "google_conflict",
+                false,
+            ),
+            (
+                GoogleError::Forbidden { message: m() },
+                "google_forbidden",
+                false,
+            ),
+            (
+                GoogleError::Invalid { message: m() },
+                "google_invalid_request",
+                false,
+            ),
+            (
+                GoogleError::RateLimited { retry_after: None },
+                "google_rate_limited",
+                true,
+            ),
+            (GoogleError::Unavailable, "google_unavailable", true),
+            (GoogleError::Timeout, "google_timeout", true),
+            (GoogleError::NotAllowed, "google_not_allowed", false),
+            (GoogleError::BadOrigin, "google_bad_origin", false),
+            (
+                GoogleError::Rejected {
+                    status: 422,
+                    message: m(),
+                },
+                "google_rejected",
+                false,
+            ),
+            (
+                GoogleError::Credentials(CredentialError::NotConnected),
+                "not_connected",
+                false,
+            ),
+            (
+                GoogleError::Credentials(CredentialError::RefreshBusy),
+                "refresh_busy",
+                true,
+            ),
+        ];
+        for (e, kind, transient) in cases {
+            assert_eq!(e.kind(), kind);
+            assert_eq!(e.is_transient(), transient, "{e:?}");
+            // Retried within the call: transient, but never a timeout.
+            assert_eq!(
+                e.retry_now(),
+                transient && kind != "google_timeout" && kind != "refresh_busy",
+                "{e:?}"
+            );
+        }
+    }
+}

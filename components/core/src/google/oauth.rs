@@ -384,4 +384,21 @@ mod tests {
         assert_eq!(p.code, crate::http::problem::Code::ConfigMissing);
         assert!(p.detail.contains("google_client_secret"));
     }
+
+    #[test]
+    fn kinds_are_stable_and_only_an_unavailable_endpoint_is_transient() {
+        let cases = [
+            (OAuthError::InvalidGrant, "invalid_grant", false),
+            (
+                OAuthError::Unavailable("x".into()),
+                "oauth_unavailable",
+                true,
+            ),
+            (OAuthError::Rejected("x".into()), "oauth_rejected", false),
+        ];
+        for (e, kind, transient) in cases {
+            assert_eq!(e.kind(), kind);
+            assert_eq!(e.is_transient(), transient, "{e:?}");
+        }
+    }
 }

@@ -293,15 +293,13 @@ mod tests {
 
     #[test]
     fn a_timeout_is_not_retried() {
-        let http = Scripted::default()
-            .fail(TransportError::Timeout)
-            .answer(200, "{}");
+        let http = Scripted::timing_out();
         let c = RestClient::new("http://rest", None, &http);
         assert_eq!(
             block(c.get_user(&user())),
             Err(RestError::Transport(TransportError::Timeout))
         );
-        assert_eq!(http.seen.borrow().len(), 1);
+        http.assert_tried_once();
     }
 
     #[test]
@@ -330,5 +328,43 @@ mod tests {
             http.seen.borrow()[0].headers()["idempotency-key"],
             ev.id.as_str()
         );
+    }
+
+    #[test]
+    fn kinds_are_stable_and_only_an_absent_service_is_transient() {
+        let cases = [
+            (RestError::ServerError(502), "rest_server_error", true, true),
+            (
+                RestError::Transport(TransportError::Connect),
+                "rest_unreachable",
+                true,
+                true,
+            ),
+            (
+                RestError::Transport(TransportError::Timeout),
+                "rest_timeout",
+                true,
+                false,
+            ),
+            (
+                RestError::Transport(TransportError::Denied),
+                "rest_not_allowed",
+                false,
+                false,
+            ),
+            (RestError::BadUrl, "rest_bad_url", false, false),
+            (
+                RestError::Unexpected(409),
+                "rest_unexpected_status",
+                false,
+                false,
+            ),
+            (RestError::BadBody, "rest_bad_body", false, false),
+        ];
+        for (e, kind, transient, retry_now) in cases {
+            assert_eq!(e.kind(), kind);
+            assert_eq!(e.is_transient(), transient, "{e:?}");
+            assert_eq!(e.retry_now(), retry_now, "{e:?}");
+        }
     }
 }

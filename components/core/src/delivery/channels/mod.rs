@@ -3,9 +3,9 @@
 
 use crate::config::{self, defaults};
 use crate::delivery as updates;
+use crate::delivery::ChannelError;
 use crate::delivery::cloudevent::{self as notify, CloudEvent, EventType};
 use crate::google::calendar::Calendar;
-use crate::http::problem::{Code, Problem};
 use crate::model::user_id::UserId;
 use crate::outbound::Outbound;
 use crate::secret::Secret;
@@ -49,16 +49,15 @@ fn watch_key(user: &UserId, calendar: &str) -> String {
 
 /// The MAC key for channel tokens, derived from `token_encryption_key` so the two uses
 /// never share a key.
-fn mac_key(vars: &dyn config::Variables) -> Result<Vec<u8>, Problem> {
+fn mac_key(vars: &dyn config::Variables) -> Result<Vec<u8>, ChannelError> {
     let raw = config::required_secret(vars, "token_encryption_key")?;
     let key = STANDARD.decode(raw.expose().trim()).map_err(|_| {
-        Problem::from(config::ConfigError::Invalid {
+        ChannelError::from(config::ConfigError::Invalid {
             name: "token_encryption_key",
             reason: "must be 32 bytes encoded in base64",
         })
     })?;
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key)
-        .map_err(|_| Problem::new(Code::Internal, "hmac key"))?;
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).map_err(|_| ChannelError::Key)?;
     mac.update(b"gcal channel token v1");
     Ok(mac.finalize().into_bytes().to_vec())
 }
@@ -68,9 +67,8 @@ fn channel_mac(
     channel_id: &str,
     user: &str,
     calendar: &str,
-) -> Result<Hmac<Sha256>, Problem> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
-        .map_err(|_| Problem::new(Code::Internal, "hmac key"))?;
+) -> Result<Hmac<Sha256>, ChannelError> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).map_err(|_| ChannelError::Key)?;
     for part in [channel_id, user, calendar] {
         mac.update(&(part.len() as u64).to_be_bytes());
         mac.update(part.as_bytes());
@@ -84,7 +82,7 @@ pub fn channel_token(
     channel_id: &str,
     user: &str,
     calendar: &str,
-) -> Result<Secret, Problem> {
+) -> Result<Secret, ChannelError> {
     let tag = channel_mac(key, channel_id, user, calendar)?
         .finalize()
         .into_bytes();
@@ -127,9 +125,9 @@ async fn open<O: Outbound>(
     svc: &Services<'_, O>,
     user: &UserId,
     calendar: &str,
-) -> Result<ChannelRecord, Problem> {
+) -> Result<ChannelRecord, ChannelError> {
     let base = config::optional(svc.vars, "public_base_url")?
-        .ok_or_else(|| Problem::from(config::ConfigError::Missing("public_base_url")))?;
+        .ok_or(config::ConfigError::Missing("public_base_url"))?;
     let channel_id = uuid::Uuid::new_v4().to_string();
     let token = channel_token(&mac_key(svc.vars)?, &channel_id, user.as_str(), calendar)?;
     let body = json!({
@@ -167,7 +165,7 @@ pub async fn start<O: Outbound>(
     svc: &Services<'_, O>,
     user: &UserId,
     calendar: &str,
-) -> Result<(u16, Value), Problem> {
+) -> Result<(u16, Value), ChannelError> {
     if let Some(id) = svc.store.get(&watch_key(user, calendar))?
         && let Some(r) = load(svc.store, &String::from_utf8_lossy(&id))?
         && !due(&r)
@@ -188,7 +186,7 @@ pub async fn stop<O: Outbound>(
     svc: &Services<'_, O>,
     user: &UserId,
     calendar: &str,
-) -> Result<(), Problem> {
+) -> Result<(), ChannelError> {
     let Some(id) = svc.store.get(&watch_key(user, calendar))? else {
         return Ok(());
     };
@@ -220,8 +218,12 @@ pub struct Push<'a> {
 /// out (404 otherwise, as for an unknown channel). `sync` (the channel's hello) is
 /// acknowledged; a change publishes `calendar.changed` for the updates component, which
 /// does the slow work.
-pub fn push(vars: &dyn config::Variables, store: &dyn Store, p: &Push<'_>) -> Result<(), Problem> {
-    let unknown = || Problem::new(Code::NotFound, "unknown channel");
+pub fn push(
+    vars: &dyn config::Variables,
+    store: &dyn Store,
+    p: &Push<'_>,
+) -> Result<(), ChannelError> {
+    let unknown = || ChannelError::Unknown;
     let id = p
         .channel_id
         .filter(|i| !i.is_empty() && i.len() <= 64)
@@ -236,7 +238,7 @@ pub fn push(vars: &dyn config::Variables, store: &dyn Store, p: &Push<'_>) -> Re
     if p.resource_state == Some("sync") {
         return Ok(());
     }
-    let user = UserId::parse(&record.user_id)?;
+    let user = UserId::parse(&record.user_id).map_err(|_| ChannelError::BadRecord)?;
     let channel = config::or_default(vars, "events_channel", defaults::EVENTS_CHANNEL)?;
     let event = CloudEvent::new(
         EventType::CalendarChanged,
@@ -250,7 +252,7 @@ pub fn push(vars: &dyn config::Variables, store: &dyn Store, p: &Push<'_>) -> Re
 pub async fn renew_if_due<O: Outbound>(
     svc: &Services<'_, O>,
     channel_id: &str,
-) -> Result<(), Problem> {
+) -> Result<(), ChannelError> {
     let Some(r) = load(svc.store, channel_id)? else {
         return Ok(());
     };
@@ -265,7 +267,7 @@ pub async fn renew_if_due<O: Outbound>(
     {
         return Ok(());
     }
-    let user = UserId::parse(&r.user_id)?;
+    let user = UserId::parse(&r.user_id).map_err(|_| ChannelError::BadRecord)?;
     if let Err(p) = open(svc, &user, &r.calendar_id).await {
         // A later push tries again.
         let _ = svc.store.del(&renew_key(channel_id));
@@ -370,7 +372,7 @@ mod tests {
             },
         ];
         for p in cases {
-            assert_eq!(push(&vars(), &s, &p).unwrap_err().code, Code::NotFound);
+            assert_eq!(push(&vars(), &s, &p).unwrap_err(), ChannelError::Unknown);
         }
         assert!(s.published.borrow().is_empty());
     }
@@ -397,7 +399,10 @@ mod tests {
         // A renewal that fails (here: no public_base_url) lets a later push try again.
         s.del(&renew_key("c1")).unwrap();
         let err = block(renew_if_due(&svc, "c1")).unwrap_err();
-        assert_eq!(err.code, Code::ConfigMissing);
+        assert_eq!(
+            err,
+            ChannelError::Config(config::ConfigError::Missing("public_base_url"))
+        );
         assert_eq!(s.get(&renew_key("c1")).unwrap(), None);
         assert!(load(&s, "c1").unwrap().is_some());
     }
