@@ -306,6 +306,8 @@ async fn undeliverable_events_are_dead_lettered_and_replayed_once_rest_is_back()
         letter["error"].as_str().unwrap().contains("503"),
         "{letter}"
     );
+    // What failed, by kind: the REST service answered 5xx on every try.
+    assert_eq!(letter["error_kind"], "rest_server_error", "{letter}");
     assert!(chrono::DateTime::parse_from_rfc3339(letter["failed_at"].as_str().unwrap()).is_ok());
     let id = letter["event"]["id"].as_str().unwrap().to_owned();
     assert_eq!(

@@ -2,9 +2,8 @@
 //! Redis. Spin provides them in a component (`spin`), `testing` in unit tests.
 
 use crate::config::{Config, Variables};
-use crate::http::problem::Problem;
 use crate::outbound::Outbound;
-use crate::store::{Store, Stream};
+use crate::store::{Store, StoreError, Stream};
 
 /// The runtime pieces every operation needs, borrowed for one request or message.
 pub struct Services<'a, O: Outbound> {
@@ -21,5 +20,5 @@ pub trait Runtime: 'static {
     fn vars(&self) -> &dyn Variables;
     fn http(&self) -> &Self::Http;
     /// A connection to `address` (the configured `redis_address`).
-    fn connect(&self, address: &str) -> Result<Self::Redis, Problem>;
+    fn connect(&self, address: &str) -> Result<Self::Redis, StoreError>;
 }

@@ -1,7 +1,6 @@
 //! Unit-test helpers shared by every module: a scripted outbound HTTP, a tiny executor,
 //! an in-memory store and one that fails on command, an outbound call that never answers.
 
-use crate::http::problem::Problem;
 use crate::outbound::{HttpRequest, HttpResponse, Outbound, TransportError};
 use crate::store::Store;
 use std::cell::RefCell;
@@ -50,6 +49,17 @@ impl Scripted {
     pub fn fail(self, e: TransportError) -> Self {
         self.answers.borrow_mut().push_back(Err(e));
         self
+    }
+    /// A first try that times out, then a success that must not be asked for.
+    pub fn timing_out() -> Self {
+        Scripted::default()
+            .fail(TransportError::Timeout)
+            .answer(200, "{}")
+    }
+    /// Asserts that exactly one request went out and nothing waited for a retry.
+    pub fn assert_tried_once(&self) {
+        assert_eq!(self.seen.borrow().len(), 1);
+        assert!(self.slept.borrow().is_empty());
     }
 }
 
@@ -103,14 +113,14 @@ pub struct MemoryStore {
 }
 
 impl Store for MemoryStore {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
         Ok(self.map.borrow().get(key).cloned())
     }
-    fn set_ex(&self, key: &str, value: &[u8], _: u64) -> Result<(), Problem> {
+    fn set_ex(&self, key: &str, value: &[u8], _: u64) -> Result<(), crate::store::StoreError> {
         self.map.borrow_mut().insert(key.into(), value.to_vec());
         Ok(())
     }
-    fn set_nx_px(&self, key: &str, value: &[u8], _: u64) -> Result<bool, Problem> {
+    fn set_nx_px(&self, key: &str, value: &[u8], _: u64) -> Result<bool, crate::store::StoreError> {
         let mut m = self.map.borrow_mut();
         if m.contains_key(key) {
             return Ok(false);
@@ -118,33 +128,44 @@ impl Store for MemoryStore {
         m.insert(key.into(), value.to_vec());
         Ok(true)
     }
-    fn get_del(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+    fn get_del(&self, key: &str) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
         Ok(self.map.borrow_mut().remove(key))
     }
-    fn del(&self, key: &str) -> Result<(), Problem> {
+    fn del(&self, key: &str) -> Result<(), crate::store::StoreError> {
         self.map.borrow_mut().remove(key);
         Ok(())
     }
-    fn del_if_eq(&self, key: &str, value: &[u8]) -> Result<(), Problem> {
+    fn del_if_eq(&self, key: &str, value: &[u8]) -> Result<(), crate::store::StoreError> {
         let mut m = self.map.borrow_mut();
         if m.get(key).map(Vec::as_slice) == Some(value) {
             m.remove(key);
         }
         Ok(())
     }
-    fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), Problem> {
+    fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), crate::store::StoreError> {
         self.published
             .borrow_mut()
             .push((channel.into(), payload.to_vec()));
         Ok(())
     }
-    fn xadd_capped(&self, stream: &str, _: u64, _: &str, value: &[u8]) -> Result<(), Problem> {
+    fn xadd_capped(
+        &self,
+        stream: &str,
+        _: u64,
+        _: &str,
+        value: &[u8],
+    ) -> Result<(), crate::store::StoreError> {
         self.stream
             .borrow_mut()
             .push((stream.into(), value.to_vec()));
         Ok(())
     }
-    fn lpush_capped(&self, key: &str, value: &[u8], _: u64) -> Result<(), Problem> {
+    fn lpush_capped(
+        &self,
+        key: &str,
+        value: &[u8],
+        _: u64,
+    ) -> Result<(), crate::store::StoreError> {
         self.lists
             .borrow_mut()
             .entry(key.into())
@@ -152,16 +173,16 @@ impl Store for MemoryStore {
             .insert(0, value.to_vec());
         Ok(())
     }
-    fn lrange(&self, key: &str, n: u64) -> Result<(Vec<Vec<u8>>, u64), Problem> {
+    fn lrange(&self, key: &str, n: u64) -> Result<(Vec<Vec<u8>>, u64), crate::store::StoreError> {
         let l = self.lists.borrow();
         let all = l.get(key).cloned().unwrap_or_default();
         let len = all.len() as u64;
         Ok((all.into_iter().take(n as usize).collect(), len))
     }
-    fn oldest(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+    fn oldest(&self, key: &str) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
         Ok(self.lists.borrow().get(key).and_then(|l| l.last().cloned()))
     }
-    fn remove_oldest_eq(&self, key: &str, value: &[u8]) -> Result<bool, Problem> {
+    fn remove_oldest_eq(&self, key: &str, value: &[u8]) -> Result<bool, crate::store::StoreError> {
         let mut lists = self.lists.borrow_mut();
         let Some(l) = lists.get_mut(key) else {
             return Ok(false);
@@ -174,7 +195,11 @@ impl Store for MemoryStore {
             None => Ok(false),
         }
     }
-    fn rotate_oldest_if_eq(&self, key: &str, value: &[u8]) -> Result<bool, Problem> {
+    fn rotate_oldest_if_eq(
+        &self,
+        key: &str,
+        value: &[u8],
+    ) -> Result<bool, crate::store::StoreError> {
         let mut lists = self.lists.borrow_mut();
         let Some(l) = lists.get_mut(key) else {
             return Ok(false);
@@ -185,7 +210,7 @@ impl Store for MemoryStore {
         l.rotate_right(1);
         Ok(true)
     }
-    fn incr_ex(&self, key: &str, _: u64) -> Result<i64, Problem> {
+    fn incr_ex(&self, key: &str, _: u64) -> Result<i64, crate::store::StoreError> {
         let mut m = self.map.borrow_mut();
         let n = m
             .get(key)
@@ -213,13 +238,10 @@ pub struct Flaky {
 }
 
 impl Flaky {
-    fn list_change(&self) -> Result<(), Problem> {
+    fn list_change(&self) -> Result<(), crate::store::StoreError> {
         match self.list_changes_left.get() {
             None => Ok(()),
-            Some(0) => Err(Problem::new(
-                crate::http::problem::Code::RedisUnavailable,
-                "redis: request failed",
-            )),
+            Some(0) => Err(crate::store::StoreError::Failed { op: "LREM" }),
             Some(n) => {
                 self.list_changes_left.set(Some(n - 1));
                 Ok(())
@@ -228,63 +250,80 @@ impl Flaky {
     }
 }
 
-fn take(c: &std::cell::Cell<u32>) -> Result<(), Problem> {
+fn take(c: &std::cell::Cell<u32>) -> Result<(), crate::store::StoreError> {
     if c.get() > 0 {
         c.set(c.get() - 1);
-        return Err(Problem::new(
-            crate::http::problem::Code::RedisUnavailable,
-            "redis: request failed",
-        ));
+        return Err(crate::store::StoreError::Failed { op: "SET" });
     }
     Ok(())
 }
 
 impl Store for Flaky {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
         self.inner.get(key)
     }
-    fn set_ex(&self, key: &str, value: &[u8], ttl: u64) -> Result<(), Problem> {
+    fn set_ex(&self, key: &str, value: &[u8], ttl: u64) -> Result<(), crate::store::StoreError> {
         take(&self.set_ex)?;
         self.inner.set_ex(key, value, ttl)
     }
-    fn set_nx_px(&self, key: &str, value: &[u8], ttl: u64) -> Result<bool, Problem> {
+    fn set_nx_px(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: u64,
+    ) -> Result<bool, crate::store::StoreError> {
         self.inner.set_nx_px(key, value, ttl)
     }
-    fn get_del(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+    fn get_del(&self, key: &str) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
         self.inner.get_del(key)
     }
-    fn del(&self, key: &str) -> Result<(), Problem> {
+    fn del(&self, key: &str) -> Result<(), crate::store::StoreError> {
         self.inner.del(key)
     }
-    fn del_if_eq(&self, key: &str, value: &[u8]) -> Result<(), Problem> {
+    fn del_if_eq(&self, key: &str, value: &[u8]) -> Result<(), crate::store::StoreError> {
         self.inner.del_if_eq(key, value)
     }
-    fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), Problem> {
+    fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), crate::store::StoreError> {
         take(&self.publish)?;
         self.inner.publish(channel, payload)
     }
-    fn xadd_capped(&self, s: &str, max: u64, f: &str, v: &[u8]) -> Result<(), Problem> {
+    fn xadd_capped(
+        &self,
+        s: &str,
+        max: u64,
+        f: &str,
+        v: &[u8],
+    ) -> Result<(), crate::store::StoreError> {
         take(&self.xadd)?;
         self.inner.xadd_capped(s, max, f, v)
     }
-    fn incr_ex(&self, key: &str, ttl: u64) -> Result<i64, Problem> {
+    fn incr_ex(&self, key: &str, ttl: u64) -> Result<i64, crate::store::StoreError> {
         self.inner.incr_ex(key, ttl)
     }
-    fn lpush_capped(&self, key: &str, value: &[u8], max: u64) -> Result<(), Problem> {
+    fn lpush_capped(
+        &self,
+        key: &str,
+        value: &[u8],
+        max: u64,
+    ) -> Result<(), crate::store::StoreError> {
         take(&self.lpush)?;
         self.inner.lpush_capped(key, value, max)
     }
-    fn lrange(&self, key: &str, n: u64) -> Result<(Vec<Vec<u8>>, u64), Problem> {
+    fn lrange(&self, key: &str, n: u64) -> Result<(Vec<Vec<u8>>, u64), crate::store::StoreError> {
         self.inner.lrange(key, n)
     }
-    fn oldest(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+    fn oldest(&self, key: &str) -> Result<Option<Vec<u8>>, crate::store::StoreError> {
         self.inner.oldest(key)
     }
-    fn remove_oldest_eq(&self, key: &str, value: &[u8]) -> Result<bool, Problem> {
+    fn remove_oldest_eq(&self, key: &str, value: &[u8]) -> Result<bool, crate::store::StoreError> {
         self.list_change()?;
         self.inner.remove_oldest_eq(key, value)
     }
-    fn rotate_oldest_if_eq(&self, key: &str, value: &[u8]) -> Result<bool, Problem> {
+    fn rotate_oldest_if_eq(
+        &self,
+        key: &str,
+        value: &[u8],
+    ) -> Result<bool, crate::store::StoreError> {
         self.list_change()?;
         self.inner.rotate_oldest_if_eq(key, value)
     }
@@ -317,13 +356,13 @@ impl crate::services::Runtime for TestRuntime {
     fn http(&self) -> &Scripted {
         &self.http
     }
-    fn connect(&self, _: &str) -> Result<MemoryStore, Problem> {
+    fn connect(&self, _: &str) -> Result<MemoryStore, crate::store::StoreError> {
         Ok(MemoryStore::default())
     }
 }
 
 impl crate::store::Stream for MemoryStore {
-    fn ensure_group(&self, _: &str, _: &str) -> Result<(), Problem> {
+    fn ensure_group(&self, _: &str, _: &str) -> Result<(), crate::store::StoreError> {
         Ok(())
     }
     fn read_new(
@@ -332,7 +371,7 @@ impl crate::store::Stream for MemoryStore {
         _: &str,
         _: &str,
         _: u64,
-    ) -> Result<Vec<(String, Vec<u8>)>, Problem> {
+    ) -> Result<Vec<(String, Vec<u8>)>, crate::store::StoreError> {
         Ok(Vec::new())
     }
     fn claim_stale(
@@ -342,10 +381,37 @@ impl crate::store::Stream for MemoryStore {
         _: &str,
         _: u64,
         _: u64,
-    ) -> Result<Vec<(String, Vec<u8>)>, Problem> {
+    ) -> Result<Vec<(String, Vec<u8>)>, crate::store::StoreError> {
         Ok(Vec::new())
     }
-    fn ack(&self, _: &str, _: &str, _: &str) -> Result<(), Problem> {
+    fn ack(&self, _: &str, _: &str, _: &str) -> Result<(), crate::store::StoreError> {
         Ok(())
     }
+}
+
+/// A `calendar.event.created` CloudEvent of user `u1`.
+pub fn created_event() -> crate::delivery::CloudEvent {
+    let user = crate::model::user_id::UserId::parse("u1").unwrap();
+    crate::delivery::CloudEvent::new(
+        crate::delivery::EventType::EventCreated,
+        &user,
+        serde_json::json!({}),
+    )
+}
+
+/// Variables with a `token_encryption_key` (32 bytes of 7).
+pub fn key_vars() -> std::collections::HashMap<String, String> {
+    use base64::Engine as _;
+    [(
+        "token_encryption_key".to_string(),
+        base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
+    )]
+    .into()
+}
+
+/// [`key_vars`] with the REST service at `http://rest`.
+pub fn rest_vars() -> std::collections::HashMap<String, String> {
+    let mut vars = key_vars();
+    vars.insert("rest_service_url".into(), "http://rest".into());
+    vars
 }

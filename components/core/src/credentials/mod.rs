@@ -2,4 +2,7 @@
 //! and the encryption of tokens at rest.
 
 pub mod cipher;
+mod error;
 pub mod provider;
+
+pub use error::CredentialError;

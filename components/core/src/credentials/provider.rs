@@ -2,10 +2,10 @@
 //! the REST service, refreshed at Google when within 60 s of expiry. One refresh at a time
 //! per user (a Redis lock with a TTL); the others wait briefly and read the result.
 
+use crate::credentials::CredentialError;
 use crate::credentials::cipher::TokenCipher;
 use crate::delivery::cloudevent::{self as notify, CloudEvent, EventType};
 use crate::google::oauth::{OAuth, OAuthError, Tokens};
-use crate::http::problem::{Code, Problem};
 use crate::model::user_id::UserId;
 use crate::outbound::Outbound;
 use crate::rest::client::{CredentialRecord, CredentialStatus, RestClient};
@@ -47,7 +47,7 @@ pub fn cache(
     user: &UserId,
     access: &AccessToken,
     expires_at: DateTime<Utc>,
-) -> Result<(), Problem> {
+) -> Result<(), CredentialError> {
     let ttl = (expires_at - Utc::now()).num_seconds() - REFRESH_MARGIN_SECS;
     if ttl <= 0 {
         return Ok(());
@@ -55,18 +55,18 @@ pub fn cache(
     let entry = Cached {
         access_enc: cipher
             .encrypt(access, user.as_str())
-            .map_err(|_| Problem::new(Code::Internal, "token encryption failed"))?,
+            .map_err(|_| CredentialError::Encryption)?,
         expires_at,
     };
     let json = serde_json::to_vec(&entry).unwrap_or_default();
-    store.set_ex(&cache_key(user), &json, ttl as u64)
+    Ok(store.set_ex(&cache_key(user), &json, ttl as u64)?)
 }
 
 fn cached(
     store: &dyn Store,
     cipher: &TokenCipher,
     user: &UserId,
-) -> Result<Option<AccessToken>, Problem> {
+) -> Result<Option<AccessToken>, CredentialError> {
     let Some(raw) = store.get(&cache_key(user))? else {
         return Ok(None);
     };
@@ -81,22 +81,8 @@ fn cached(
 }
 
 /// Drops the cached access token (after revocation or a rejected token).
-pub fn forget(store: &dyn Store, user: &UserId) -> Result<(), Problem> {
-    store.del(&cache_key(user))
-}
-
-fn not_authorized() -> Problem {
-    Problem::new(
-        Code::NotAuthorized,
-        "this user has not connected a Google Calendar",
-    )
-}
-
-fn reauthorize() -> Problem {
-    Problem::new(
-        Code::ReauthorizationRequired,
-        "the user's Google authorization is no longer valid; authorize again",
-    )
+pub fn forget(store: &dyn Store, user: &UserId) -> Result<(), CredentialError> {
+    Ok(store.del(&cache_key(user))?)
 }
 
 /// The user's stored credentials, while usable: not there is `not_authorized`, marked
@@ -104,13 +90,13 @@ fn reauthorize() -> Problem {
 async fn usable_record<O: Outbound>(
     rest: &RestClient<'_, O>,
     user: &UserId,
-) -> Result<CredentialRecord, Problem> {
+) -> Result<CredentialRecord, CredentialError> {
     let record = rest
         .get_credentials(user)
         .await?
-        .ok_or_else(not_authorized)?;
+        .ok_or(CredentialError::NotConnected)?;
     if record.status == CredentialStatus::Invalid {
-        return Err(reauthorize());
+        return Err(CredentialError::Revoked);
     }
     Ok(record)
 }
@@ -119,7 +105,7 @@ async fn usable_record<O: Outbound>(
 pub async fn access_token<O: Outbound>(
     svc: &Services<'_, O>,
     user: &UserId,
-) -> Result<AccessToken, Problem> {
+) -> Result<AccessToken, CredentialError> {
     let cipher = svc.cfg.cipher()?;
     if let Some(t) = cached(svc.store, cipher, user)? {
         return Ok(t);
@@ -129,7 +115,7 @@ pub async fn access_token<O: Outbound>(
     if fresh(record.expires_at) {
         let access = cipher
             .decrypt(&record.access_token_enc, user.as_str())
-            .map_err(|_| undecryptable())?;
+            .map_err(|_| CredentialError::Undecryptable)?;
         cache(svc.store, cipher, user, &access, record.expires_at)?;
         return Ok(access);
     }
@@ -141,16 +127,9 @@ pub async fn refresh_after_rejection<O: Outbound>(
     svc: &Services<'_, O>,
     user: &UserId,
     rejected: &AccessToken,
-) -> Result<AccessToken, Problem> {
+) -> Result<AccessToken, CredentialError> {
     let cipher = svc.cfg.cipher()?;
     refresh_once(svc, cipher, user, Some(rejected)).await
-}
-
-fn undecryptable() -> Problem {
-    Problem::new(
-        Code::ConfigInvalid,
-        "stored tokens do not decrypt with token_encryption_key (was the key changed?)",
-    )
 }
 
 /// Refreshes under the per-user lock. Whoever holds it refreshes; the rest wait for the
@@ -161,7 +140,7 @@ async fn refresh_once<O: Outbound>(
     cipher: &TokenCipher,
     user: &UserId,
     rejected: Option<&AccessToken>,
-) -> Result<AccessToken, Problem> {
+) -> Result<AccessToken, CredentialError> {
     let usable = |t: &AccessToken| rejected.is_none_or(|r| r.secret() != t.secret());
     let me = uuid::Uuid::new_v4().to_string();
     for _ in 0..WAIT_STEPS {
@@ -183,22 +162,19 @@ async fn refresh_once<O: Outbound>(
             return Ok(t);
         }
     }
-    Err(Problem::new(
-        Code::UpstreamUnavailable,
-        "another token refresh for this user did not finish in time",
-    ))
+    Err(CredentialError::RefreshBusy)
 }
 
 async fn refresh<O: Outbound>(
     svc: &Services<'_, O>,
     cipher: &TokenCipher,
     user: &UserId,
-) -> Result<AccessToken, Problem> {
+) -> Result<AccessToken, CredentialError> {
     let rest = RestClient::configured(svc.cfg, svc.http)?;
     let record = usable_record(&rest, user).await?;
     let refresh_token: RefreshToken = cipher
         .decrypt(&record.refresh_token_enc, user.as_str())
-        .map_err(|_| undecryptable())?;
+        .map_err(|_| CredentialError::Undecryptable)?;
     let oauth = OAuth::new(svc.cfg.oauth()?);
     match oauth.refresh(svc.http, &refresh_token).await {
         Ok(tokens) => {
@@ -223,7 +199,7 @@ async fn refresh<O: Outbound>(
                 serde_json::json!({"user_id": user.as_str(), "reason": "invalid_grant"}),
             );
             notify::publish(svc.store, channel, &event)?;
-            Err(reauthorize())
+            Err(CredentialError::Revoked)
         }
         Err(e) => Err(e.into()),
     }
@@ -236,17 +212,12 @@ pub fn store_tokens(
     user: &UserId,
     tokens: Tokens,
     previous: Option<&CredentialRecord>,
-) -> Result<CredentialRecord, Problem> {
-    let failed = |_| Problem::new(Code::Internal, "token encryption failed");
+) -> Result<CredentialRecord, CredentialError> {
+    let failed = |_| CredentialError::Encryption;
     let refresh_token_enc = match (&tokens.refresh, previous) {
         (Some(r), _) => cipher.encrypt(r, user.as_str()).map_err(failed)?,
         (None, Some(p)) => p.refresh_token_enc.clone(),
-        (None, None) => {
-            return Err(Problem::new(
-                Code::NoRefreshToken,
-                "Google returned no refresh token and none is stored; revoke the app's access in the Google account and authorize again",
-            ));
-        }
+        (None, None) => return Err(CredentialError::NoRefreshToken),
     };
     Ok(CredentialRecord {
         provider: "google".into(),
@@ -334,6 +305,6 @@ mod tests {
             store_tokens(&crate::testing::cipher(5), &u, tokens(None), Some(&first)).unwrap();
         assert_eq!(second.refresh_token_enc, first.refresh_token_enc);
         let e = store_tokens(&crate::testing::cipher(5), &u, tokens(None), None).unwrap_err();
-        assert_eq!(e.code, Code::NoRefreshToken);
+        assert_eq!(e, CredentialError::NoRefreshToken);
     }
 }

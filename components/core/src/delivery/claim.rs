@@ -2,10 +2,9 @@
 //! with retries.
 
 use crate::delivery::cloudevent::CloudEvent;
-use crate::http::problem::Problem;
 use crate::outbound::Outbound;
 use crate::services::Services;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// A delivery claim held this long without finishing is given up (its holder died).
 pub(crate) const CLAIM_PENDING_MS: u64 = 60_000;
@@ -49,8 +48,8 @@ pub(crate) const RECORD_BACKOFF: std::time::Duration = std::time::Duration::from
 
 pub(crate) async fn with_retries<O: Outbound>(
     svc: &Services<'_, O>,
-    mut op: impl FnMut() -> Result<(), Problem>,
-) -> Result<(), Problem> {
+    mut op: impl FnMut() -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -69,16 +68,12 @@ pub(crate) async fn with_retries<O: Outbound>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delivery::{CloudEvent, EventType};
-    use crate::model::user_id::UserId;
-    use crate::testing::MemoryStore;
-    use serde_json::json;
+    use crate::testing::{MemoryStore, created_event};
 
     #[test]
     fn an_id_is_claimed_once() {
         let s = MemoryStore::default();
-        let user = UserId::parse("u1").unwrap();
-        let e = CloudEvent::new(EventType::EventCreated, &user, json!({}));
+        let e = created_event();
         assert!(matches!(claim(&s, &e), Claim::Mine));
         assert!(matches!(claim(&s, &e), Claim::Pending));
         finish(&s, &e);

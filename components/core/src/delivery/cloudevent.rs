@@ -1,9 +1,9 @@
 //! CloudEvents 1.0 (structured JSON) on the pub/sub channels and the capped stream that
 //! lets a subscriber that was down catch up.
 
-use crate::http::problem::Problem;
 use crate::model::user_id::UserId;
 use crate::store::Store;
+use crate::store::StoreError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -80,7 +80,7 @@ impl CloudEvent {
 }
 
 /// Appends to the stream first (the durable record), then publishes on `channel`.
-pub fn publish(store: &dyn Store, channel: &str, event: &CloudEvent) -> Result<(), Problem> {
+pub fn publish(store: &dyn Store, channel: &str, event: &CloudEvent) -> Result<(), StoreError> {
     let payload = event.to_json();
     store.xadd_capped(STREAM, STREAM_MAX_LEN, "event", &payload)?;
     store.publish(channel, &payload)

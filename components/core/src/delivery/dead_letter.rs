@@ -1,12 +1,12 @@
 //! Dead letters: listing and replaying them.
 
+use crate::delivery::DeliveryError;
 use crate::delivery::cloudevent::CloudEvent;
-use crate::http::problem::Problem;
 use crate::log::{self, Level};
 use crate::outbound::Outbound;
 use crate::rest::client::RestClient;
 use crate::services::Services;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -15,12 +15,32 @@ pub const DLQ: &str = "gcal:dlq";
 
 pub const DLQ_MAX_LEN: u64 = 10_000;
 
-/// A dead-letter entry: the event and why it could not be delivered.
+/// A dead-letter entry: the event and why it could not be delivered, in words
+/// (`error`) and by kind (`error_kind`, a stable snake_case name).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeadLetter {
     pub event: CloudEvent,
     pub error: String,
+    /// `unknown` on letters stored before kinds were recorded.
+    #[serde(default = "unknown_kind")]
+    pub error_kind: String,
     pub failed_at: String,
+}
+
+fn unknown_kind() -> String {
+    "unknown".to_owned()
+}
+
+impl DeadLetter {
+    /// The letter for `event`, failed now with `error`.
+    pub fn new(event: &CloudEvent, error: &DeliveryError) -> DeadLetter {
+        DeadLetter {
+            event: event.clone(),
+            error: error.to_string(),
+            error_kind: error.kind().to_owned(),
+            failed_at: chrono::Utc::now().to_rfc3339(),
+        }
+    }
 }
 
 /// A replay stops after this many failed letters in a row (see [`replay`]).
@@ -52,7 +72,7 @@ pub const REPLAY_FAILURES_IN_A_ROW: u32 = 5;
 /// carries `Idempotency-Key` = the CloudEvent's `id` ([`RestClient::post_notification`]),
 /// by which the REST service deduplicates (SPEC section 4); the second removal then finds
 /// nothing to remove, and the rotation only moves the letter it posted.
-pub async fn replay<O: Outbound>(svc: &Services<'_, O>, max: u64) -> Result<Value, Problem> {
+pub async fn replay<O: Outbound>(svc: &Services<'_, O>, max: u64) -> Result<Value, DeliveryError> {
     let rest = RestClient::configured(svc.cfg, svc.http)?;
     let (_, at_start) = svc.store.lrange(DLQ, 1)?;
     let mut replayed = 0u64;
@@ -70,14 +90,14 @@ pub async fn replay<O: Outbound>(svc: &Services<'_, O>, max: u64) -> Result<Valu
             Ok(letter) => rest
                 .post_notification(&letter.event)
                 .await
-                .map_err(|e| e.to_string()),
+                .map_err(DeliveryError::from),
             Err(_) => {
                 log::emit(
                     Level::Warn,
                     "unreadable dead letter left on the list",
                     &[("bytes", raw.len().into())],
                 );
-                Err("a dead letter could not be read; it was left on the list".to_owned())
+                Err(DeliveryError::Unreadable)
             }
         };
         match outcome {
@@ -92,7 +112,7 @@ pub async fn replay<O: Outbound>(svc: &Services<'_, O>, max: u64) -> Result<Valu
                 svc.store.rotate_oldest_if_eq(DLQ, &raw)?;
                 failed += 1;
                 in_a_row += 1;
-                error = Some(e);
+                error = Some(e.to_string());
             }
         }
     }
@@ -106,12 +126,14 @@ pub async fn replay<O: Outbound>(svc: &Services<'_, O>, max: u64) -> Result<Valu
 }
 
 /// The newest dead letters (ids, types, errors; the events themselves carry no tokens).
-pub fn dead_letters(store: &dyn Store, n: u64) -> Result<Value, Problem> {
+pub fn dead_letters(store: &dyn Store, n: u64) -> Result<Value, StoreError> {
     let (items, len) = store.lrange(DLQ, n)?;
     let entries: Vec<Value> = items
         .iter()
         .filter_map(|raw| serde_json::from_slice::<DeadLetter>(raw).ok())
-        .map(|l| json!({"event": l.event, "error": l.error, "failed_at": l.failed_at}))
+        .map(|l| {
+            json!({"event": l.event, "error": l.error, "error_kind": l.error_kind, "failed_at": l.failed_at})
+        })
         .collect();
     Ok(json!({"length": len, "entries": entries}))
 }
@@ -121,7 +143,7 @@ mod tests {
     use super::*;
     use crate::delivery::{CloudEvent, EventType};
     use crate::model::user_id::UserId;
-    use crate::testing::MemoryStore;
+    use crate::testing::{MemoryStore, rest_vars};
     use serde_json::json;
 
     /// Three dead letters on `store`, oldest first; their events.
@@ -130,11 +152,10 @@ mod tests {
         (0..3)
             .map(|i| {
                 let event = CloudEvent::new(EventType::EventCreated, &user, json!({"n": i}));
-                let letter = DeadLetter {
-                    event: event.clone(),
-                    error: "the user-data service is unavailable (status 503)".into(),
-                    failed_at: chrono::Utc::now().to_rfc3339(),
-                };
+                let letter = DeadLetter::new(
+                    &event,
+                    &DeliveryError::Rest(crate::rest::client::RestError::ServerError(503)),
+                );
                 store
                     .lpush_capped(DLQ, &serde_json::to_vec(&letter).unwrap(), DLQ_MAX_LEN)
                     .unwrap();
@@ -163,12 +184,6 @@ mod tests {
             .iter()
             .map(|r| r.headers()["idempotency-key"].to_str().unwrap().to_owned())
             .collect()
-    }
-
-    fn rest_vars() -> std::collections::HashMap<String, String> {
-        let mut vars = vars();
-        vars.insert("rest_service_url".into(), "http://rest".into());
-        vars
     }
 
     /// One replay against `store`, with the REST service answering as `http` is scripted.
@@ -350,14 +365,5 @@ mod tests {
                 assert!(posted(&http).contains(&e[1].id), "{left:?}");
             }
         }
-    }
-
-    fn vars() -> std::collections::HashMap<String, String> {
-        use base64::Engine as _;
-        [(
-            "token_encryption_key".to_string(),
-            base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
-        )]
-        .into()
     }
 }

@@ -2,9 +2,9 @@
 
 use super::*;
 use crate::delivery::cloudevent::STREAM;
-use crate::http::problem::Problem;
 use crate::outbound::Outbound;
 use crate::services::Services;
+use crate::store::StoreError;
 use crate::store::Stream;
 
 /// The consumer group of every updates replica: each stream entry goes to one of them.
@@ -28,7 +28,7 @@ const MAX_ROUNDS: u32 = 20;
 pub async fn drain<O: Outbound, S: Stream + ?Sized>(
     svc: &Services<'_, O>,
     stream: &S,
-) -> Result<usize, Problem> {
+) -> Result<usize, StoreError> {
     stream.ensure_group(STREAM, GROUP)?;
     let mut handled = 0;
     for round in 0..MAX_ROUNDS {

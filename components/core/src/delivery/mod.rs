@@ -8,6 +8,7 @@ pub(crate) mod cloudevent;
 pub(crate) mod dead_letter;
 pub(crate) mod deliver;
 pub(crate) mod drain;
+mod error;
 pub(crate) mod sync;
 
 pub use channels::*;
@@ -15,10 +16,10 @@ pub use cloudevent::*;
 pub use dead_letter::*;
 pub use deliver::*;
 pub use drain::*;
+pub use error::{ChannelError, DeliveryError, SyncError};
 pub use sync::baseline;
 
 use crate::config::Config;
-use crate::http::problem::Problem;
 use crate::log::{self, Level};
 use crate::model::user_id::UserId;
 use crate::outbound::Outbound;
@@ -26,7 +27,7 @@ use crate::services::{Runtime, Services};
 use crate::store::Store;
 use claim::{Claim, claim, claim_key, finish};
 use serde_json::Value;
-use sync::{retryable, sync_exclusive};
+use sync::sync_exclusive;
 
 /// Dropped malformed messages, counted.
 pub const MALFORMED: &str = "gcal:stats:malformed";
@@ -85,33 +86,7 @@ pub async fn handle<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> O
                     );
                     Outcome::Synced
                 }
-                Err(p) if !retryable(&p) => {
-                    // Retrying cannot help (the user disconnected, the calendar is gone):
-                    // the next change after a reconnect syncs from the stored token.
-                    finish(svc.store, event);
-                    log::emit(
-                        Level::Error,
-                        "sync dropped",
-                        &[
-                            ("event_id", event.id.clone().into()),
-                            ("code", p.code.as_str().into()),
-                        ],
-                    );
-                    Outcome::Dropped
-                }
-                Err(p) => {
-                    // Let a later reader retry the sync: release the claim.
-                    let _ = svc.store.del(&claim_key(&event.id));
-                    log::emit(
-                        Level::Warn,
-                        "sync failed; will retry",
-                        &[
-                            ("event_id", event.id.clone().into()),
-                            ("code", p.code.as_str().into()),
-                        ],
-                    );
-                    Outcome::InFlight
-                }
+                Err(e) => sync_failed(svc.store, event, &e),
             },
             Claim::Done => Outcome::Duplicate,
             Claim::Pending => Outcome::InFlight,
@@ -124,6 +99,28 @@ pub async fn handle<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> O
     }
 }
 
+/// A failed sync: dropped if it fails the same way every time (the user disconnected,
+/// the calendar is gone; the next change after a reconnect syncs from the stored token),
+/// else its claim is released for a later reader to retry.
+fn sync_failed(store: &dyn Store, event: &CloudEvent, e: &SyncError) -> Outcome {
+    let (level, message, outcome) = if e.is_permanent() {
+        finish(store, event);
+        (Level::Error, "sync dropped", Outcome::Dropped)
+    } else {
+        let _ = store.del(&claim_key(&event.id));
+        (Level::Warn, "sync failed; will retry", Outcome::InFlight)
+    };
+    log::emit(
+        level,
+        message,
+        &[
+            ("event_id", event.id.clone().into()),
+            ("error", e.kind().into()),
+        ],
+    );
+    outcome
+}
+
 /// A message of the Redis trigger: handled (delivered, or synced for `calendar.changed`),
 /// then the event stream is drained, so a message lost on pub/sub or published while no
 /// replica ran is still delivered, once.
@@ -134,16 +131,16 @@ pub async fn on_message<R: Runtime>(rt: &R, message: &[u8]) {
     log_received(message);
     let redis = match cfg
         .redis_address()
-        .map_err(Problem::from)
+        .map_err(crate::store::StoreError::Address)
         .and_then(|a| rt.connect(a))
     {
         Ok(r) => r,
-        Err(p) => {
+        Err(e) => {
             // The entry stays in the stream; the next message drains it.
             log::emit(
                 Level::Error,
                 "redis unavailable; message left for a later drain",
-                &[("code", p.code.as_str().into())],
+                &[("error", e.kind().into())],
             );
             return;
         }
@@ -176,10 +173,10 @@ pub async fn on_message<R: Runtime>(rt: &R, message: &[u8]) {
     match drain(&svc, &redis).await {
         Ok(n) if n > 0 => log::emit(Level::Info, "stream drained", &[("entries", n.into())]),
         Ok(_) => {}
-        Err(p) => log::emit(
+        Err(e) => log::emit(
             Level::Error,
             "stream drain failed",
-            &[("code", p.code.as_str().into())],
+            &[("error", e.kind().into())],
         ),
     }
 }
@@ -208,12 +205,12 @@ fn log_received(message: &[u8]) {
 async fn renew_channel<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) {
     if event.type_ == EventType::CalendarChanged.as_str()
         && let Some(channel) = event.data.get("channel_id").and_then(Value::as_str)
-        && let Err(p) = channels::renew_if_due(svc, channel).await
+        && let Err(e) = channels::renew_if_due(svc, channel).await
     {
         log::emit(
             Level::Warn,
             "channel renewal failed",
-            &[("code", p.code.as_str().into())],
+            &[("error", e.kind().into())],
         );
     }
 }
@@ -221,14 +218,12 @@ async fn renew_channel<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::MemoryStore;
-    use serde_json::json;
+    use crate::testing::{MemoryStore, created_event};
 
     #[test]
     fn malformed_messages_are_counted_and_good_ones_parse() {
         let s = MemoryStore::default();
-        let user = UserId::parse("u1").unwrap();
-        let good = CloudEvent::new(EventType::EventCreated, &user, json!({}));
+        let good = created_event();
         assert_eq!(parse(&s, &good.to_json()).unwrap().id, good.id);
         let mut wrong_type = good.clone();
         wrong_type.type_ = "something.else".into();

@@ -1,8 +1,9 @@
 //! `calendar.changed` turned into an incremental sync, one at a time per calendar.
 
+use crate::delivery::SyncError;
 use crate::delivery::cloudevent::{self as notify, CloudEvent, EventType};
-use crate::google::calendar::{Calendar, Failure, GoogleStatus};
-use crate::http::problem::{Code, Problem};
+use crate::google::GoogleError;
+use crate::google::calendar::Calendar;
 use crate::model::event as events;
 use crate::model::user_id::UserId;
 use crate::outbound::Outbound;
@@ -27,31 +28,13 @@ pub(crate) fn sync_lock_key(user: &UserId, calendar: &str) -> String {
     format!("gcal:lock:sync:{user}:{calendar}")
 }
 
-/// Whether a failed sync may succeed later (Google, the REST service or Redis
-/// unavailable, a busy lock); the rest (no or revoked credentials, an unknown calendar,
-/// a refused request) fails the same way every time.
-pub(crate) fn retryable(p: &Problem) -> bool {
-    !matches!(
-        p.code,
-        Code::NotAuthorized
-            | Code::ReauthorizationRequired
-            | Code::UserNotFound
-            | Code::InvalidUserId
-            | Code::InvalidRequest
-            | Code::InvalidQuery
-            | Code::NotFound
-            | Code::EventNotFound
-            | Code::InsufficientPermissions
-    )
-}
-
 /// [`sync`] under the calendar's lock. Two readers syncing from the same stored token at
 /// once (two pushes for one change, taken by two replicas) would announce every change
 /// twice; one at a time, the second reads from the token the first stored.
 pub(crate) async fn sync_exclusive<O: Outbound>(
     svc: &Services<'_, O>,
     changed: &CloudEvent,
-) -> Result<usize, Problem> {
+) -> Result<usize, SyncError> {
     let (user, calendar) = target(changed)?;
     let lock = sync_lock_key(&user, &calendar);
     let me = uuid::Uuid::new_v4().to_string();
@@ -63,22 +46,19 @@ pub(crate) async fn sync_exclusive<O: Outbound>(
         }
         svc.http.sleep(SYNC_WAIT_STEP).await;
     }
-    Err(Problem::new(
-        Code::UpstreamUnavailable,
-        "another sync of this calendar did not finish in time",
-    ))
+    Err(SyncError::Busy)
 }
 
 /// The user and calendar a `calendar.changed` is about.
-pub(crate) fn target(changed: &CloudEvent) -> Result<(UserId, String), Problem> {
-    let user = UserId::parse(&changed.subject)?;
+pub(crate) fn target(changed: &CloudEvent) -> Result<(UserId, String), SyncError> {
+    let user = UserId::parse(&changed.subject).map_err(|_| SyncError::BadTarget)?;
     let calendar = changed
         .data
         .get("calendar_id")
         .and_then(Value::as_str)
         .unwrap_or(events::DEFAULT_CALENDAR)
         .to_owned();
-    events::check_calendar_id(&calendar)?;
+    events::check_calendar_id(&calendar).map_err(|_| SyncError::BadTarget)?;
     Ok((user, calendar))
 }
 
@@ -102,7 +82,7 @@ pub(crate) const SYNC_TTL_SECS: u64 = 30 * 24 * 3600;
 pub async fn sync<O: Outbound>(
     svc: &Services<'_, O>,
     changed: &CloudEvent,
-) -> Result<usize, Problem> {
+) -> Result<usize, SyncError> {
     let (user, calendar) = target(changed)?;
     let key = sync_key(&user, &calendar);
     let state: Option<SyncState> = svc
@@ -114,10 +94,8 @@ pub async fn sync<O: Outbound>(
     let (changes, token) = match &state {
         Some(s) => match list_all(&cal, &calendar, Some(&s.token)).await {
             Ok(r) => r,
-            Err(Failure::Google(GoogleStatus { status: 410, .. })) => {
-                let (all, token) = list_all(&cal, &calendar, None)
-                    .await
-                    .map_err(Problem::from)?;
+            Err(SyncError::Google(GoogleError::Gone)) => {
+                let (all, token) = list_all(&cal, &calendar, None).await?;
                 let since = s.synced_at;
                 let recent = all
                     .into_iter()
@@ -130,12 +108,10 @@ pub async fn sync<O: Outbound>(
                     .collect();
                 (recent, token)
             }
-            Err(f) => return Err(f.into()),
+            Err(f) => return Err(f),
         },
         None => {
-            let (_, token) = list_all(&cal, &calendar, None)
-                .await
-                .map_err(Problem::from)?;
+            let (_, token) = list_all(&cal, &calendar, None).await?;
             (Vec::new(), token)
         }
     };
@@ -153,17 +129,7 @@ pub async fn sync<O: Outbound>(
             &CloudEvent::new(kind, &user, events::notification_data(&event)),
         )?;
     }
-    if let Some(token) = token {
-        let state = SyncState {
-            token,
-            synced_at: started,
-        };
-        svc.store.set_ex(
-            &key,
-            &serde_json::to_vec(&state).unwrap_or_default(),
-            SYNC_TTL_SECS,
-        )?;
-    }
+    save_token(svc, &key, token, started)?;
     Ok(changes.len())
 }
 
@@ -172,25 +138,27 @@ pub async fn baseline<O: Outbound>(
     svc: &Services<'_, O>,
     user: &UserId,
     calendar: &str,
-) -> Result<(), Problem> {
+) -> Result<(), SyncError> {
     let key = sync_key(user, calendar);
     if svc.store.get(&key)?.is_some() {
         return Ok(());
     }
     let cal = Calendar::new(svc, user)?;
-    let (_, token) = list_all(&cal, calendar, None)
-        .await
-        .map_err(Problem::from)?;
+    let (_, token) = list_all(&cal, calendar, None).await?;
+    save_token(svc, &key, token, chrono::Utc::now())
+}
+
+/// Stores the sync token a listing ended with (if it had one).
+fn save_token<O: Outbound>(
+    svc: &Services<'_, O>,
+    key: &str,
+    token: Option<String>,
+    synced_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), SyncError> {
     if let Some(token) = token {
-        let state = SyncState {
-            token,
-            synced_at: chrono::Utc::now(),
-        };
-        svc.store.set_ex(
-            &key,
-            &serde_json::to_vec(&state).unwrap_or_default(),
-            SYNC_TTL_SECS,
-        )?;
+        let state = SyncState { token, synced_at };
+        let json = serde_json::to_vec(&state).unwrap_or_default();
+        svc.store.set_ex(key, &json, SYNC_TTL_SECS)?;
     }
     Ok(())
 }
@@ -200,7 +168,7 @@ pub(crate) async fn list_all<O: Outbound>(
     cal: &Calendar<'_, '_, O>,
     calendar: &str,
     sync_token: Option<&str>,
-) -> Result<(Vec<Value>, Option<String>), Failure> {
+) -> Result<(Vec<Value>, Option<String>), SyncError> {
     let mut items = Vec::new();
     let mut page_token: Option<String> = None;
     for _ in 0..MAX_SYNC_PAGES {
@@ -230,10 +198,7 @@ pub(crate) async fn list_all<O: Outbound>(
             }
         }
     }
-    Err(Failure::Problem(Problem::new(
-        Code::UpstreamError,
-        "the calendar has more changes than one sync reads; the next change continues",
-    )))
+    Err(SyncError::TooManyPages)
 }
 
 #[cfg(test)]
@@ -256,29 +221,25 @@ mod tests {
         )
     }
 
-    fn vars() -> std::collections::HashMap<String, String> {
-        use base64::Engine as _;
-        [(
-            "token_encryption_key".to_string(),
-            base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
-        )]
-        .into()
+    /// `calendar.changed` handled against `store`, Google and REST answering as `http`.
+    fn handled(store: &MemoryStore, http: &crate::testing::Scripted, e: &CloudEvent) -> Outcome {
+        let vars = crate::testing::key_vars();
+        let svc = Services {
+            cfg: &crate::config::Config::new(&vars),
+            http,
+            store,
+        };
+        crate::testing::block(handle(&svc, e))
     }
 
     #[test]
     fn a_sync_waits_for_another_sync_of_its_calendar_and_then_retries_later() {
         let s = MemoryStore::default();
         let http = crate::testing::Scripted::default();
-        let vars = vars();
-        let svc = Services {
-            cfg: &crate::config::Config::new(&vars),
-            http: &http,
-            store: &s,
-        };
         let e = changed();
         let lock = sync_lock_key(&UserId::parse("u1").unwrap(), "primary");
         s.set_ex(&lock, b"someone else", 60).unwrap();
-        let outcome = crate::testing::block(handle(&svc, &e));
+        let outcome = handled(&s, &http, &e);
         assert_eq!(outcome, Outcome::InFlight);
         // It waited its whole budget and never listed alongside the lock holder.
         assert_eq!(http.slept.borrow().len(), SYNC_WAIT_STEPS as usize);
@@ -293,14 +254,8 @@ mod tests {
         let s = MemoryStore::default();
         // The REST service has no credentials for the user (disconnected).
         let http = crate::testing::Scripted::default().answer(404, r#"{"error":"not_found"}"#);
-        let vars = vars();
-        let svc = Services {
-            cfg: &crate::config::Config::new(&vars),
-            http: &http,
-            store: &s,
-        };
         let e = changed();
-        assert_eq!(crate::testing::block(handle(&svc, &e)), Outcome::Dropped);
+        assert_eq!(handled(&s, &http, &e), Outcome::Dropped);
         assert_eq!(
             s.get(&claim_key(&e.id)).unwrap().as_deref(),
             Some(&b"done"[..])
@@ -308,27 +263,5 @@ mod tests {
         let lock = sync_lock_key(&UserId::parse("u1").unwrap(), "primary");
         assert_eq!(s.get(&lock).unwrap(), None);
         assert!(s.published.borrow().is_empty());
-    }
-
-    #[test]
-    fn only_failures_that_can_pass_are_retried() {
-        for code in [
-            Code::RedisUnavailable,
-            Code::RestUnavailable,
-            Code::UpstreamUnavailable,
-            Code::UpstreamRateLimited,
-            Code::UpstreamError,
-            Code::ConfigMissing,
-        ] {
-            assert!(retryable(&Problem::new(code, "x")), "{code:?}");
-        }
-        for code in [
-            Code::NotAuthorized,
-            Code::ReauthorizationRequired,
-            Code::EventNotFound,
-            Code::InsufficientPermissions,
-        ] {
-            assert!(!retryable(&Problem::new(code, "x")), "{code:?}");
-        }
     }
 }

@@ -2,10 +2,11 @@
 //! retry on 401, bounded retries with backoff and jitter on 429, rate-limit 403s and
 //! 5xx (at most 3 tries, at most 2 s of waiting), Google's error JSON read once.
 
+use crate::config::ConfigError;
 use crate::credentials::provider as tokens;
-use crate::http::problem::{Code, Problem};
+use crate::google::GoogleError;
 use crate::model::user_id::{UserId, encode_segment};
-use crate::outbound::{HttpRequest, Outbound, TransportError, backoff};
+use crate::outbound::{HttpRequest, HttpResponse, Outbound, TransportError, backoff};
 use crate::secret::AccessToken;
 use crate::services::Services;
 use serde_json::Value;
@@ -15,56 +16,49 @@ const TRIES: u32 = 3;
 const WAIT_BUDGET: Duration = Duration::from_secs(2);
 const BACKOFF_BASE: Duration = Duration::from_millis(200);
 
-/// A non-success answer of Google that the caller may want to interpret (404, 409, 410).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GoogleStatus {
-    pub status: u16,
-    pub reason: String,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
-    Google(GoogleStatus),
-    Problem(Problem),
-}
-
-impl From<Problem> for Failure {
-    fn from(p: Problem) -> Self {
-        Failure::Problem(p)
+/// Google's answer, read once: the JSON of a success, else what it says went wrong.
+fn classify(resp: &HttpResponse) -> Result<Value, GoogleError> {
+    let json: Value = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
+    let status = resp.status().as_u16();
+    if (200..=299).contains(&status) {
+        return Ok(json);
     }
-}
-
-impl From<Failure> for Problem {
-    /// The default reading of Google's answers; callers match the cases they treat
-    /// differently first.
-    fn from(f: Failure) -> Problem {
-        match f {
-            Failure::Problem(p) => p,
-            Failure::Google(g) => {
-                let msg: String = g.message.chars().take(300).collect();
-                match g.status {
-                    400 => Problem::new(
-                        Code::InvalidRequest,
-                        format!("Google rejected the request: {msg}"),
-                    ),
-                    403 => Problem::new(
-                        Code::InsufficientPermissions,
-                        format!("Google refused: {msg}"),
-                    ),
-                    404 | 410 => Problem::new(Code::EventNotFound, "no such event or calendar"),
-                    s => Problem::new(Code::UpstreamError, format!("Google answered {s}: {msg}")),
-                }
-            }
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let err = &json["error"];
+    let reason = err["errors"][0]["reason"].as_str().unwrap_or("");
+    let message: String = err["message"]
+        .as_str()
+        .unwrap_or("")
+        .chars()
+        .take(300)
+        .collect();
+    Err(match status {
+        400 => GoogleError::Invalid { message },
+        401 => GoogleError::Unauthorized,
+        403 if matches!(reason, "rateLimitExceeded" | "userRateLimitExceeded") => {
+            GoogleError::RateLimited { retry_after }
         }
-    }
+        403 if reason == "insufficientPermissions" => GoogleError::ScopeMissing { message },
+        403 => GoogleError::Forbidden { message },
+        404 => GoogleError::NotFound,
+        409 => GoogleError::Conflict { message },
+        410 => GoogleError::Gone,
+        429 => GoogleError::RateLimited { retry_after },
+        500..=599 => GoogleError::Unavailable,
+        status => GoogleError::Rejected { status, message },
+    })
 }
 
-fn reason_of(body: &Value) -> (String, String) {
-    let err = &body["error"];
-    let reason = err["errors"][0]["reason"].as_str().unwrap_or("").to_owned();
-    let message = err["message"].as_str().unwrap_or("").to_owned();
-    (reason, message)
+fn transport(e: TransportError) -> GoogleError {
+    match e {
+        TransportError::Denied => GoogleError::NotAllowed,
+        TransportError::Timeout => GoogleError::Timeout,
+        TransportError::Connect => GoogleError::Unavailable,
+    }
 }
 
 /// Calendar API calls on behalf of one user.
@@ -74,13 +68,8 @@ pub struct Calendar<'a, 'b, O: Outbound> {
     base: String,
 }
 
-enum Retry {
-    RateLimited(Option<u64>),
-    Unavailable,
-}
-
 impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
-    pub fn new(svc: &'a Services<'b, O>, user: &'a UserId) -> Result<Self, Problem> {
+    pub fn new(svc: &'a Services<'b, O>, user: &'a UserId) -> Result<Self, ConfigError> {
         let origin = svc.cfg.google_api_origin()?;
         Ok(Calendar {
             svc,
@@ -93,50 +82,59 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
         format!("/calendars/{}/events", encode_segment(calendar))
     }
 
-    pub async fn list(&self, calendar: &str, query: &[(&str, String)]) -> Result<Value, Failure> {
+    pub async fn list(
+        &self,
+        calendar: &str,
+        query: &[(&str, String)],
+    ) -> Result<Value, GoogleError> {
         self.call("GET", &self.events_path(calendar), query, None)
             .await
     }
 
-    pub async fn insert(&self, calendar: &str, body: &Value) -> Result<Value, Failure> {
+    pub async fn insert(&self, calendar: &str, body: &Value) -> Result<Value, GoogleError> {
         self.call("POST", &self.events_path(calendar), &[], Some(body))
             .await
     }
 
-    pub async fn get(&self, calendar: &str, id: &str) -> Result<Value, Failure> {
+    pub async fn get(&self, calendar: &str, id: &str) -> Result<Value, GoogleError> {
         let path = format!("{}/{}", self.events_path(calendar), encode_segment(id));
         self.call("GET", &path, &[], None).await
     }
 
-    pub async fn patch(&self, calendar: &str, id: &str, body: &Value) -> Result<Value, Failure> {
+    pub async fn patch(
+        &self,
+        calendar: &str,
+        id: &str,
+        body: &Value,
+    ) -> Result<Value, GoogleError> {
         let path = format!("{}/{}", self.events_path(calendar), encode_segment(id));
         self.call("PATCH", &path, &[], Some(body)).await
     }
 
-    pub async fn delete(&self, calendar: &str, id: &str) -> Result<(), Failure> {
+    pub async fn delete(&self, calendar: &str, id: &str) -> Result<(), GoogleError> {
         let path = format!("{}/{}", self.events_path(calendar), encode_segment(id));
         self.call("DELETE", &path, &[], None).await.map(|_| ())
     }
 
     /// `events.watch`: a push channel to `address`, authenticated by `token`.
-    pub async fn watch(&self, calendar: &str, body: &Value) -> Result<Value, Failure> {
+    pub async fn watch(&self, calendar: &str, body: &Value) -> Result<Value, GoogleError> {
         let path = format!("{}/watch", self.events_path(calendar));
         self.call("POST", &path, &[], Some(body)).await
     }
 
     /// `calendarList.list`: one page.
-    pub async fn calendar_list(&self, query: &[(&str, String)]) -> Result<Value, Failure> {
+    pub async fn calendar_list(&self, query: &[(&str, String)]) -> Result<Value, GoogleError> {
         self.call("GET", "/users/me/calendarList", query, None)
             .await
     }
 
     /// `freebusy.query`
-    pub async fn freebusy(&self, body: &Value) -> Result<Value, Failure> {
+    pub async fn freebusy(&self, body: &Value) -> Result<Value, GoogleError> {
         self.call("POST", "/freeBusy", &[], Some(body)).await
     }
 
     /// `channels.stop`
-    pub async fn stop_channel(&self, body: &Value) -> Result<(), Failure> {
+    pub async fn stop_channel(&self, body: &Value) -> Result<(), GoogleError> {
         self.call("POST", "/channels/stop", &[], Some(body))
             .await
             .map(|_| ())
@@ -149,7 +147,7 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
         query: &[(&str, String)],
         body: Option<&Value>,
         token: &AccessToken,
-    ) -> Result<HttpRequest, Problem> {
+    ) -> Result<HttpRequest, GoogleError> {
         let mut url = format!("{}{path}", self.base);
         if !query.is_empty() {
             let mut q = url::form_urlencoded::Serializer::new(String::new());
@@ -170,12 +168,7 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
             }
             None => Vec::new(),
         };
-        b.body(bytes).map_err(|_| {
-            Problem::new(
-                Code::ConfigInvalid,
-                "google_api_origin does not make a valid URL",
-            )
-        })
+        b.body(bytes).map_err(|_| GoogleError::BadOrigin)
     }
 
     async fn call(
@@ -184,7 +177,7 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
         path: &str,
         query: &[(&str, String)],
         body: Option<&Value>,
-    ) -> Result<Value, Failure> {
+    ) -> Result<Value, GoogleError> {
         let mut token = tokens::access_token(self.svc, self.user).await?;
         let mut refreshed = false;
         let mut tries = 0;
@@ -192,109 +185,36 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
         loop {
             tries += 1;
             let req = self.request(method, path, query, body, &token)?;
-            let retry = match self.svc.http.send(req).await {
-                Err(TransportError::Denied) => {
-                    return Err(Problem::new(
-                        Code::UpstreamUnavailable,
-                        "google_api_origin is not in allowed_outbound_hosts",
-                    )
-                    .into());
-                }
-                // A try that timed out already took longer than the whole retry budget:
-                // another one could only make the caller wait past any sane deadline.
-                Err(TransportError::Timeout) => {
-                    let mut p = Problem::new(
-                        Code::UpstreamUnavailable,
-                        "Google Calendar did not answer in time",
-                    );
-                    p.retry_after = Some(5);
-                    return Err(p.into());
-                }
-                Err(TransportError::Connect) => Retry::Unavailable,
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let retry_after = resp
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok());
-                    let json: Value = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
-                    match status {
-                        200..=299 => return Ok(json),
-                        401 if !refreshed => {
-                            token = tokens::refresh_after_rejection(self.svc, self.user, &token)
-                                .await?;
-                            refreshed = true;
-                            tries -= 1;
-                            continue;
-                        }
-                        401 => {
-                            return Err(Problem::new(
-                                Code::ReauthorizationRequired,
-                                "Google rejected a freshly refreshed token; authorize again",
-                            )
-                            .into());
-                        }
-                        429 => Retry::RateLimited(retry_after),
-                        403 => {
-                            let (reason, message) = reason_of(&json);
-                            if matches!(
-                                reason.as_str(),
-                                "rateLimitExceeded" | "userRateLimitExceeded"
-                            ) {
-                                Retry::RateLimited(retry_after)
-                            } else {
-                                return Err(Failure::Google(GoogleStatus {
-                                    status,
-                                    reason,
-                                    message,
-                                }));
-                            }
-                        }
-                        500..=599 => Retry::Unavailable,
-                        _ => {
-                            let (reason, message) = reason_of(&json);
-                            return Err(Failure::Google(GoogleStatus {
-                                status,
-                                reason,
-                                message,
-                            }));
-                        }
+            let error = match self.svc.http.send(req).await {
+                Ok(resp) => match classify(&resp) {
+                    Ok(json) => return Ok(json),
+                    // One refresh per call: a rejected token may just have been revoked
+                    // or rotated by another request.
+                    Err(GoogleError::Unauthorized) if !refreshed => {
+                        token =
+                            tokens::refresh_after_rejection(self.svc, self.user, &token).await?;
+                        refreshed = true;
+                        tries -= 1;
+                        continue;
                     }
-                }
+                    Err(e) => e,
+                },
+                Err(e) => transport(e),
             };
-            let wait = match &retry {
-                Retry::RateLimited(Some(secs)) => {
-                    Duration::from_secs(*secs).max(backoff(tries, BACKOFF_BASE))
-                }
+            if !error.retry_now() {
+                return Err(error);
+            }
+            let wait = match &error {
+                GoogleError::RateLimited {
+                    retry_after: Some(secs),
+                } => Duration::from_secs(*secs).max(backoff(tries, BACKOFF_BASE)),
                 _ => backoff(tries, BACKOFF_BASE),
             };
             if tries >= TRIES || waited + wait > WAIT_BUDGET {
-                return Err(give_up(retry).into());
+                return Err(error);
             }
             self.svc.http.sleep(wait).await;
             waited += wait;
-        }
-    }
-}
-
-fn give_up(retry: Retry) -> Problem {
-    match retry {
-        Retry::RateLimited(after) => {
-            let mut p = Problem::new(
-                Code::UpstreamRateLimited,
-                "Google's rate limit for this user or project was reached; retry later",
-            );
-            p.retry_after = Some(after.unwrap_or(5).clamp(1, 3600) as u32);
-            p
-        }
-        Retry::Unavailable => {
-            let mut p = Problem::new(
-                Code::UpstreamUnavailable,
-                "Google Calendar did not answer successfully after retries",
-            );
-            p.retry_after = Some(5);
-            p
         }
     }
 }
@@ -337,7 +257,7 @@ mod tests {
         store
     }
 
-    fn list(http: &Scripted) -> Result<Value, Failure> {
+    fn list(http: &Scripted) -> Result<Value, GoogleError> {
         let vars = vars();
         let user = UserId::parse("u1").unwrap();
         let store = store_with_token(&vars, &user);
@@ -347,7 +267,8 @@ mod tests {
             store: &store,
         };
         block(async {
-            let cal = Calendar::new(&svc, &user)?;
+            let cal =
+                Calendar::new(&svc, &user).map_err(crate::credentials::CredentialError::from)?;
             cal.list("primary", &[]).await
         })
     }
@@ -368,10 +289,7 @@ mod tests {
             .answer(502, "")
             .answer(503, "")
             .answer(200, "{}");
-        let Failure::Problem(p) = list(&down).unwrap_err() else {
-            panic!("a problem")
-        };
-        assert_eq!(p.code, Code::UpstreamUnavailable);
+        assert_eq!(list(&down).unwrap_err(), GoogleError::Unavailable);
         assert_eq!(down.seen.borrow().len(), 3);
     }
 
@@ -379,15 +297,10 @@ mod tests {
     fn a_timeout_is_not_retried() {
         // Each try may take the whole outbound timeout: retrying one would keep the
         // caller waiting several times longer than the retry budget.
-        let http = Scripted::default()
-            .fail(TransportError::Timeout)
-            .answer(200, "{}");
-        let Failure::Problem(p) = list(&http).unwrap_err() else {
-            panic!("a problem")
-        };
-        assert_eq!(p.code, Code::UpstreamUnavailable);
-        assert!(p.retry_after.is_some());
-        assert_eq!(http.seen.borrow().len(), 1);
-        assert!(http.slept.borrow().is_empty());
+        let http = Scripted::timing_out();
+        let e = list(&http).unwrap_err();
+        assert_eq!(e, GoogleError::Timeout);
+        assert!(e.is_transient());
+        http.assert_tried_once();
     }
 }

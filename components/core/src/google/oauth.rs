@@ -5,7 +5,6 @@
 #[cfg(doc)]
 use crate::config::Config;
 use crate::config::OAuthSettings;
-use crate::http::problem::{Code, Problem};
 use crate::outbound::{HttpRequest, HttpResponse, Outbound, TransportError, backoff};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
@@ -48,16 +47,19 @@ pub enum OAuthError {
     #[error("Google's token endpoint rejected the request ({0})")]
     Rejected(String),
 }
-impl From<OAuthError> for Problem {
-    fn from(e: OAuthError) -> Self {
-        match e {
-            OAuthError::InvalidGrant => Problem::new(
-                Code::ReauthorizationRequired,
-                "Google rejected the stored grant; the user must authorize again",
-            ),
-            OAuthError::Unavailable(_) => Problem::new(Code::UpstreamUnavailable, e.to_string()),
-            OAuthError::Rejected(_) => Problem::new(Code::UpstreamError, e.to_string()),
+impl OAuthError {
+    /// A stable snake_case name of what happened, for logs and dead letters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OAuthError::InvalidGrant => "invalid_grant",
+            OAuthError::Unavailable(_) => "oauth_unavailable",
+            OAuthError::Rejected(_) => "oauth_rejected",
         }
+    }
+
+    /// Whether trying again later may succeed (only when Google did not answer).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, OAuthError::Unavailable(_))
     }
 }
 /// What `GET /auth/url` hands out; the verifier stays with us (in the state record).
@@ -330,8 +332,27 @@ mod tests {
     fn missing_client_settings_are_named() {
         let mut v = crate::testing::oauth_vars();
         v.remove("google_client_secret");
-        let p: Problem = crate::config::Config::new(&v).oauth().err().unwrap().into();
-        assert_eq!(p.code, Code::ConfigMissing);
+        let p = crate::http::problem::Problem::from(
+            crate::config::Config::new(&v).oauth().err().unwrap(),
+        );
+        assert_eq!(p.code, crate::http::problem::Code::ConfigMissing);
         assert!(p.detail.contains("google_client_secret"));
+    }
+
+    #[test]
+    fn kinds_are_stable_and_only_an_unavailable_endpoint_is_transient() {
+        let cases = [
+            (OAuthError::InvalidGrant, "invalid_grant", false),
+            (
+                OAuthError::Unavailable("x".into()),
+                "oauth_unavailable",
+                true,
+            ),
+            (OAuthError::Rejected("x".into()), "oauth_rejected", false),
+        ];
+        for (e, kind, transient) in cases {
+            assert_eq!(e.kind(), kind);
+            assert_eq!(e.is_transient(), transient, "{e:?}");
+        }
     }
 }

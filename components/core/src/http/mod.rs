@@ -4,6 +4,7 @@
 
 pub mod api_token;
 pub mod cors;
+pub mod errors;
 pub mod guard;
 pub mod page;
 pub mod problem;

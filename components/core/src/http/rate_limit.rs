@@ -26,7 +26,7 @@ pub fn check(
     }
     let now = chrono::Utc::now().timestamp().max(0) as u64;
     let key = format!("gcal:rl:{user}:{}", now / 60);
-    let count = store.incr_ex(&key, 120).map_err(|p| (p, None))?;
+    let count = store.incr_ex(&key, 120).map_err(|e| (e.into(), None))?;
     let budget = Budget {
         limit,
         remaining: limit.saturating_sub(u64::try_from(count).unwrap_or(u64::MAX)),

@@ -1,9 +1,8 @@
 //! The user-data REST service (SPEC section 4): users, stored Google credentials and
 //! notifications. Reads and writes are retried on 5xx and connection errors.
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::delivery::cloudevent::CloudEvent;
-use crate::http::problem::{Code, Problem};
 use crate::model::user_id::UserId;
 use crate::outbound::{HttpRequest, HttpResponse, Outbound, TransportError, backoff};
 use crate::secret::RestServiceToken;
@@ -42,24 +41,52 @@ pub struct CredentialRecord {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Failures of the REST service, mapped once to problems.
+/// Failures of the REST service.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RestError {
+    /// It answered 5xx.
+    #[error("the user-data service is unavailable (status {0})")]
+    ServerError(u16),
+    /// No answer: refused destination, timeout or connection failure.
     #[error("the user-data service is unavailable ({0})")]
-    Unavailable(String),
+    Transport(TransportError),
+    #[error("the user-data service is unavailable (rest_service_url is not a valid URL)")]
+    BadUrl,
+    /// An answer the contract does not have for this request (a 4xx, say).
     #[error("the user-data service answered {0} unexpectedly")]
     Unexpected(u16),
     #[error("the user-data service sent a body we cannot read")]
     BadBody,
 }
 
-impl From<RestError> for Problem {
-    fn from(e: RestError) -> Self {
-        let code = match e {
-            RestError::Unavailable(_) => Code::RestUnavailable,
-            RestError::Unexpected(_) | RestError::BadBody => Code::RestError,
-        };
-        Problem::new(code, e.to_string())
+impl RestError {
+    /// A stable snake_case name of what happened, for logs and dead letters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RestError::ServerError(_) => "rest_server_error",
+            RestError::Transport(TransportError::Denied) => "rest_not_allowed",
+            RestError::Transport(TransportError::Timeout) => "rest_timeout",
+            RestError::Transport(TransportError::Connect) => "rest_unreachable",
+            RestError::BadUrl => "rest_bad_url",
+            RestError::Unexpected(_) => "rest_unexpected_status",
+            RestError::BadBody => "rest_bad_body",
+        }
+    }
+
+    /// Whether trying again later may succeed: the service was down or unreachable. A
+    /// refused destination, a bad URL or an answer we cannot use repeat every time.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            RestError::ServerError(_)
+                | RestError::Transport(TransportError::Timeout | TransportError::Connect)
+        )
+    }
+
+    /// Whether another try within this call is worth it: transient, except a timeout,
+    /// which already spent the whole deadline (three would outlast the request).
+    fn retry_now(&self) -> bool {
+        self.is_transient() && *self != RestError::Transport(TransportError::Timeout)
     }
 }
 
@@ -71,7 +98,7 @@ pub struct RestClient<'a, O: Outbound> {
 
 impl<'a, O: Outbound> RestClient<'a, O> {
     /// The client of the configured service (`rest_service_url`, `rest_service_token`).
-    pub fn configured(cfg: &Config<'_>, http: &'a O) -> Result<Self, Problem> {
+    pub fn configured(cfg: &Config<'_>, http: &'a O) -> Result<Self, ConfigError> {
         let settings = cfg.rest()?;
         Ok(Self::new(
             settings.base.clone(),
@@ -98,23 +125,14 @@ impl<'a, O: Outbound> RestClient<'a, O> {
                 true,
             )
             .await?;
-        match resp.status().as_u16() {
-            200 => parse(&resp).map(Some),
-            404 => Ok(None),
-            s => Err(RestError::Unexpected(s)),
-        }
+        found(&resp)
     }
 
     pub async fn get_credentials(
         &self,
         user: &UserId,
     ) -> Result<Option<CredentialRecord>, RestError> {
-        let resp = self.call("GET", &cred_path(user), None, None, true).await?;
-        match resp.status().as_u16() {
-            200 => parse(&resp).map(Some),
-            404 => Ok(None),
-            s => Err(RestError::Unexpected(s)),
-        }
+        found(&self.call("GET", &cred_path(user), None, None, true).await?)
     }
 
     pub async fn put_credentials(
@@ -171,26 +189,22 @@ impl<'a, O: Outbound> RestClient<'a, O> {
         retry: bool,
     ) -> Result<HttpResponse, RestError> {
         let tries = if retry { TRIES } else { 1 };
-        let mut last = RestError::Unavailable("no attempt".into());
-        for attempt in 1..=tries {
-            if attempt > 1 {
-                self.http.sleep(backoff(attempt - 1, BACKOFF_BASE)).await;
-            }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
             let req = self.request(method, path, body.clone(), idempotency_key)?;
-            match self.http.send(req).await {
+            let error = match self.http.send(req).await {
                 Ok(resp) if resp.status().is_server_error() => {
-                    last = RestError::Unavailable(format!("status {}", resp.status().as_u16()));
+                    RestError::ServerError(resp.status().as_u16())
                 }
                 Ok(resp) => return Ok(resp),
-                // A refused destination will be refused again; a timed-out try already spent
-                // the whole deadline, and three of them would outlast the request.
-                Err(e @ (TransportError::Denied | TransportError::Timeout)) => {
-                    return Err(RestError::Unavailable(e.to_string()));
-                }
-                Err(e) => last = RestError::Unavailable(e.to_string()),
+                Err(e) => RestError::Transport(e),
+            };
+            if attempt >= tries || !error.retry_now() {
+                return Err(error);
             }
+            self.http.sleep(backoff(attempt, BACKOFF_BASE)).await;
         }
-        Err(last)
     }
 
     fn request(
@@ -214,12 +228,21 @@ impl<'a, O: Outbound> RestClient<'a, O> {
             b = b.header("idempotency-key", k);
         }
         b.body(body.unwrap_or_default())
-            .map_err(|_| RestError::Unavailable("rest_service_url is not a valid URL".into()))
+            .map_err(|_| RestError::BadUrl)
     }
 }
 
 fn cred_path(user: &UserId) -> String {
     format!("/users/{}/credentials/google", user.to_path_segment())
+}
+
+/// 200 with the record, or 404: none.
+fn found<T: serde::de::DeserializeOwned>(resp: &HttpResponse) -> Result<Option<T>, RestError> {
+    match resp.status().as_u16() {
+        200 => parse(resp).map(Some),
+        404 => Ok(None),
+        s => Err(RestError::Unexpected(s)),
+    }
 }
 
 fn parse<T: serde::de::DeserializeOwned>(resp: &HttpResponse) -> Result<T, RestError> {
@@ -271,22 +294,20 @@ mod tests {
             .answer(200, "{}");
         let c = RestClient::new("http://rest", None, &http);
         let e = block(c.get_user(&user())).unwrap_err();
-        assert!(matches!(e, RestError::Unavailable(_)));
-        assert_eq!(Problem::from(e).code, Code::RestUnavailable);
+        assert_eq!(e, RestError::ServerError(500));
+        assert!(e.is_transient());
         assert_eq!(http.seen.borrow().len(), 3);
     }
 
     #[test]
     fn a_timeout_is_not_retried() {
-        let http = Scripted::default()
-            .fail(TransportError::Timeout)
-            .answer(200, "{}");
+        let http = Scripted::timing_out();
         let c = RestClient::new("http://rest", None, &http);
-        assert!(matches!(
+        assert_eq!(
             block(c.get_user(&user())),
-            Err(RestError::Unavailable(_))
-        ));
-        assert_eq!(http.seen.borrow().len(), 1);
+            Err(RestError::Transport(TransportError::Timeout))
+        );
+        http.assert_tried_once();
     }
 
     #[test]
@@ -315,5 +336,43 @@ mod tests {
             http.seen.borrow()[0].headers()["idempotency-key"],
             ev.id.as_str()
         );
+    }
+
+    #[test]
+    fn kinds_are_stable_and_only_an_absent_service_is_transient() {
+        let cases = [
+            (RestError::ServerError(502), "rest_server_error", true, true),
+            (
+                RestError::Transport(TransportError::Connect),
+                "rest_unreachable",
+                true,
+                true,
+            ),
+            (
+                RestError::Transport(TransportError::Timeout),
+                "rest_timeout",
+                true,
+                false,
+            ),
+            (
+                RestError::Transport(TransportError::Denied),
+                "rest_not_allowed",
+                false,
+                false,
+            ),
+            (RestError::BadUrl, "rest_bad_url", false, false),
+            (
+                RestError::Unexpected(409),
+                "rest_unexpected_status",
+                false,
+                false,
+            ),
+            (RestError::BadBody, "rest_bad_body", false, false),
+        ];
+        for (e, kind, transient, retry_now) in cases {
+            assert_eq!(e.kind(), kind);
+            assert_eq!(e.is_transient(), transient, "{e:?}");
+            assert_eq!(e.retry_now(), retry_now, "{e:?}");
+        }
     }
 }

@@ -3,9 +3,9 @@
 //! participant that cannot be asked makes the answer 422 `participant_unavailable`, never
 //! slots from partial data.
 
-use super::calendars::needing;
 use crate::google::calendar::Calendar;
 use crate::google::scopes;
+use crate::http::errors::needing;
 use crate::http::guard::Ctx;
 use crate::http::problem::{Code, Problem};
 use crate::http::rate_limit;
@@ -65,9 +65,10 @@ enum Unavailable {
     Refused(Problem),
 }
 
-impl From<Problem> for Unavailable {
-    fn from(p: Problem) -> Self {
-        Unavailable::Because(p.code.as_str())
+/// Whatever keeps a participant from being asked, by the code of its problem.
+impl<E: Into<Problem>> From<E> for Unavailable {
+    fn from(e: E) -> Self {
+        Unavailable::Because(e.into().code.as_str())
     }
 }
 

@@ -1,37 +1,16 @@
 //! The read routes of one user's calendars: `GET /calendars/{user_id}` (the calendar
 //! list) and `GET /freebusy/{user_id}`. Read-only: no CloudEvents.
 
-use crate::google::calendar::{Calendar, Failure, GoogleStatus};
+use crate::google::calendar::Calendar;
 use crate::google::scopes;
+use crate::http::errors::needing;
 use crate::http::guard::UserCtx;
-use crate::http::problem::{Code, Problem};
 use crate::http::response;
 use crate::http::router::Reply;
 use crate::model::calendars::{self, CalendarsQuery, MAX_PAGES};
 use crate::model::freebusy::FreeBusyQuery;
 use crate::services::Runtime;
 use serde_json::{Value, json};
-
-/// Google's reading of a failure, except a 403 `insufficientPermissions`: the grant lacks
-/// `scope`, and a re-consent through `/auth/url` adds it.
-pub(crate) fn needing(scope: &'static str) -> impl Fn(Failure) -> Problem {
-    move |f| {
-        match f {
-        Failure::Google(GoogleStatus { status: 403, reason, .. })
-            if reason == "insufficientPermissions" =>
-        {
-            Problem::new(
-                Code::InsufficientScope,
-                format!(
-                    "the user's grant lacks the scope {scope}; send them through /auth/url again to add it"
-                ),
-            )
-            .with("scope", json!(scope))
-        }
-        other => other.into(),
-    }
-    }
-}
 
 /// `GET /calendars/{user_id}`: every page up to [`MAX_PAGES`], or the one page asked for
 /// (`page_token`, `max_results`).

@@ -35,7 +35,7 @@ impl Runtime for SpinRuntime {
         &SpinHttp
     }
 
-    fn connect(&self, address: &str) -> Result<Redis, Problem> {
+    fn connect(&self, address: &str) -> Result<Redis, crate::store::StoreError> {
         Redis::open(address)
     }
 }

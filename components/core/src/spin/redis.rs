@@ -1,16 +1,14 @@
 //! Outbound Redis through Spin, as a [`Store`](crate::store::Store). Every failure is a
-//! `redis_unavailable` problem: the detail names the operation, never the address (it
-//! may carry a password).
+//! [`StoreError`] naming the operation, never the address (it may carry a password).
 
-use crate::http::problem::{Code, Problem};
+use crate::store::StoreError;
 use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
 
-/// Outbound Redis through Spin. Every failure is a `redis_unavailable` problem: the detail
-/// names the operation, never the address (it may carry a password).
+/// Outbound Redis through Spin.
 pub struct Redis(pub(super) Connection);
 
 impl Redis {
-    pub fn open(address: &str) -> Result<Self, Problem> {
+    pub fn open(address: &str) -> Result<Self, StoreError> {
         Connection::open(address)
             .map(Redis)
             .map_err(|e| unavailable("connect", &e))
@@ -18,34 +16,33 @@ impl Redis {
 
     pub fn execute(
         &self,
-        command: &str,
+        command: &'static str,
         args: &[RedisParameter],
-    ) -> Result<Vec<RedisResult>, Problem> {
+    ) -> Result<Vec<RedisResult>, StoreError> {
         self.0
             .execute(command, args)
             .map_err(|e| unavailable(command, &e))
     }
 
-    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.0.get(key).map_err(|e| unavailable("GET", &e))
     }
 
-    pub fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), Problem> {
+    pub fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), StoreError> {
         self.0
             .publish(channel, payload)
             .map_err(|e| unavailable("PUBLISH", &e))
     }
 }
 
-pub(super) fn unavailable(op: &str, e: &spin_sdk::redis::Error) -> Problem {
+pub(super) fn unavailable(op: &'static str, e: &spin_sdk::redis::Error) -> StoreError {
     use spin_sdk::redis::Error;
-    let why = match e {
-        Error::InvalidAddress => "invalid address",
-        Error::TooManyConnections => "too many connections",
-        Error::TypeError => "unexpected value type",
-        Error::Other(_) => "request failed",
-    };
-    Problem::new(Code::RedisUnavailable, format!("redis {op}: {why}"))
+    match e {
+        Error::InvalidAddress => StoreError::InvalidAddress { op },
+        Error::TooManyConnections => StoreError::TooManyConnections { op },
+        Error::TypeError => StoreError::TypeError { op },
+        Error::Other(_) => StoreError::Failed { op },
+    }
 }
 
 /// A byte-string argument for [`Redis::execute`].
@@ -56,11 +53,11 @@ pub fn arg(value: impl AsRef<[u8]>) -> RedisParameter {
 // ------------------------------------------------------------------ Redis as a Store
 
 impl crate::store::Store for Redis {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Redis::get(self, key)
     }
 
-    fn set_ex(&self, key: &str, value: &[u8], ttl_secs: u64) -> Result<(), Problem> {
+    fn set_ex(&self, key: &str, value: &[u8], ttl_secs: u64) -> Result<(), StoreError> {
         let ttl = i64::try_from(ttl_secs.max(1)).unwrap_or(i64::MAX);
         self.execute(
             "SET",
@@ -69,7 +66,7 @@ impl crate::store::Store for Redis {
         .map(|_| ())
     }
 
-    fn set_nx_px(&self, key: &str, value: &[u8], ttl_ms: u64) -> Result<bool, Problem> {
+    fn set_nx_px(&self, key: &str, value: &[u8], ttl_ms: u64) -> Result<bool, StoreError> {
         // A script answering 1 or 0: older Spin hosts drop `OK` and nil replies from
         // `execute`, so the plain SET NX reply cannot be read the same way everywhere.
         const SCRIPT: &str = "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 else return 0 end";
@@ -87,7 +84,7 @@ impl crate::store::Store for Redis {
         Ok(matches!(r.first(), Some(RedisResult::Int64(1))))
     }
 
-    fn get_del(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+    fn get_del(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(
             match self.execute("GETDEL", &[arg(key)])?.into_iter().next() {
                 Some(RedisResult::Binary(b)) => Some(b),
@@ -96,11 +93,11 @@ impl crate::store::Store for Redis {
         )
     }
 
-    fn del(&self, key: &str) -> Result<(), Problem> {
+    fn del(&self, key: &str) -> Result<(), StoreError> {
         self.execute("DEL", &[arg(key)]).map(|_| ())
     }
 
-    fn del_if_eq(&self, key: &str, value: &[u8]) -> Result<(), Problem> {
+    fn del_if_eq(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         const SCRIPT: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
         self.execute(
             "EVAL",
@@ -109,7 +106,7 @@ impl crate::store::Store for Redis {
         .map(|_| ())
     }
 
-    fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), Problem> {
+    fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), StoreError> {
         Redis::publish(self, channel, payload)
     }
 
@@ -119,7 +116,7 @@ impl crate::store::Store for Redis {
         max_len: u64,
         field: &str,
         value: &[u8],
-    ) -> Result<(), Problem> {
+    ) -> Result<(), StoreError> {
         let max = i64::try_from(max_len).unwrap_or(i64::MAX);
         self.execute(
             "XADD",
@@ -136,11 +133,11 @@ impl crate::store::Store for Redis {
         .map(|_| ())
     }
 
-    fn incr_ex(&self, key: &str, ttl_secs: u64) -> Result<i64, Problem> {
+    fn incr_ex(&self, key: &str, ttl_secs: u64) -> Result<i64, StoreError> {
         self.incr_ex_impl(key, ttl_secs)
     }
 
-    fn lpush_capped(&self, key: &str, value: &[u8], max_len: u64) -> Result<(), Problem> {
+    fn lpush_capped(&self, key: &str, value: &[u8], max_len: u64) -> Result<(), StoreError> {
         let last = i64::try_from(max_len.max(1) - 1).unwrap_or(i64::MAX);
         self.execute("LPUSH", &[arg(key), arg(value)])?;
         self.execute(
@@ -154,7 +151,7 @@ impl crate::store::Store for Redis {
         .map(|_| ())
     }
 
-    fn lrange(&self, key: &str, n: u64) -> Result<(Vec<Vec<u8>>, u64), Problem> {
+    fn lrange(&self, key: &str, n: u64) -> Result<(Vec<Vec<u8>>, u64), StoreError> {
         let last = i64::try_from(n.max(1) - 1).unwrap_or(i64::MAX);
         let items = self
             .execute(
@@ -178,7 +175,7 @@ impl crate::store::Store for Redis {
         Ok((items, len))
     }
 
-    fn oldest(&self, key: &str) -> Result<Option<Vec<u8>>, Problem> {
+    fn oldest(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         // LRANGE answers an array (empty for an empty list), never nil, which older Spin
         // hosts would drop (LINDEX answers nil there).
         let r = self.execute(
@@ -195,21 +192,18 @@ impl crate::store::Store for Redis {
         }))
     }
 
-    fn remove_oldest_eq(&self, key: &str, value: &[u8]) -> Result<bool, Problem> {
+    fn remove_oldest_eq(&self, key: &str, value: &[u8]) -> Result<bool, StoreError> {
         // A negative count removes from the tail: the oldest equal entry, one only.
         match self
             .execute("LREM", &[arg(key), RedisParameter::Int64(-1), arg(value)])?
             .first()
         {
             Some(RedisResult::Int64(n)) => Ok(*n > 0),
-            _ => Err(Problem::new(
-                Code::RedisUnavailable,
-                "redis LREM: unexpected reply",
-            )),
+            _ => Err(StoreError::UnexpectedReply { op: "LREM" }),
         }
     }
 
-    fn rotate_oldest_if_eq(&self, key: &str, value: &[u8]) -> Result<bool, Problem> {
+    fn rotate_oldest_if_eq(&self, key: &str, value: &[u8]) -> Result<bool, StoreError> {
         // One script, so the check and the move are atomic; it answers 1 or 0 (never the
         // moved entry or nil, see `set_nx_px`). RPOPLPUSH from a list to itself moves the
         // tail to the head without the entry ever being out of the list.
@@ -222,16 +216,13 @@ impl crate::store::Store for Redis {
             .first()
         {
             Some(RedisResult::Int64(n)) => Ok(*n == 1),
-            _ => Err(Problem::new(
-                Code::RedisUnavailable,
-                "redis EVAL: unexpected reply",
-            )),
+            _ => Err(StoreError::UnexpectedReply { op: "EVAL" }),
         }
     }
 }
 
 impl Redis {
-    fn incr_ex_impl(&self, key: &str, ttl_secs: u64) -> Result<i64, Problem> {
+    fn incr_ex_impl(&self, key: &str, ttl_secs: u64) -> Result<i64, StoreError> {
         const SCRIPT: &str = "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n";
         let ttl = i64::try_from(ttl_secs.max(1)).unwrap_or(i64::MAX);
         match self
@@ -247,10 +238,7 @@ impl Redis {
             .first()
         {
             Some(RedisResult::Int64(n)) => Ok(*n),
-            _ => Err(Problem::new(
-                Code::RedisUnavailable,
-                "redis INCR: unexpected reply",
-            )),
+            _ => Err(StoreError::UnexpectedReply { op: "INCR" }),
         }
     }
 }

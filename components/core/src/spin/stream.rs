@@ -1,7 +1,7 @@
 //! The event stream's consumer group over Spin's Redis.
 
 use super::redis::{Redis, arg, unavailable};
-use crate::http::problem::Problem;
+use crate::store::StoreError;
 use spin_sdk::redis::{RedisParameter, RedisResult};
 
 /// Entries of an `XREADGROUP`/`XAUTOCLAIM` reply, as Spin flattens it: after the stream
@@ -36,7 +36,7 @@ fn entries(flat: Vec<RedisResult>, skip_first: bool) -> Vec<(String, Vec<u8>)> {
 }
 
 impl crate::store::Stream for Redis {
-    fn ensure_group(&self, stream: &str, group: &str) -> Result<(), Problem> {
+    fn ensure_group(&self, stream: &str, group: &str) -> Result<(), StoreError> {
         match self.0.execute(
             "XGROUP",
             &[
@@ -59,7 +59,7 @@ impl crate::store::Stream for Redis {
         group: &str,
         consumer: &str,
         count: u64,
-    ) -> Result<Vec<(String, Vec<u8>)>, Problem> {
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let count = i64::try_from(count).unwrap_or(100);
         let r = self.execute(
             "XREADGROUP",
@@ -84,7 +84,7 @@ impl crate::store::Stream for Redis {
         consumer: &str,
         min_idle_ms: u64,
         count: u64,
-    ) -> Result<Vec<(String, Vec<u8>)>, Problem> {
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let idle = i64::try_from(min_idle_ms).unwrap_or(i64::MAX);
         let count = i64::try_from(count).unwrap_or(100);
         let r = self.execute(
@@ -103,7 +103,7 @@ impl crate::store::Stream for Redis {
         Ok(entries(r, true))
     }
 
-    fn ack(&self, stream: &str, group: &str, id: &str) -> Result<(), Problem> {
+    fn ack(&self, stream: &str, group: &str, id: &str) -> Result<(), StoreError> {
         self.execute("XACK", &[arg(stream), arg(group), arg(id)])
             .map(|_| ())
     }

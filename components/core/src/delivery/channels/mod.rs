@@ -3,14 +3,14 @@
 
 use crate::config::Config;
 use crate::delivery as updates;
+use crate::delivery::ChannelError;
 use crate::delivery::cloudevent::{self as notify, CloudEvent, EventType};
 use crate::google::calendar::Calendar;
-use crate::http::problem::{Code, Problem};
 use crate::model::user_id::UserId;
 use crate::outbound::Outbound;
 use crate::secret::{ChannelMacKey, ChannelToken};
 use crate::services::Services;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -49,10 +49,10 @@ fn watch_key(user: &UserId, calendar: &str) -> String {
 
 /// The MAC key for channel tokens, derived from `token_encryption_key` so the two uses
 /// never share a key.
-fn mac_key(cfg: &Config<'_>) -> Result<ChannelMacKey, Problem> {
+fn mac_key(cfg: &Config<'_>) -> Result<ChannelMacKey, ChannelError> {
     let key = cfg.encryption_key()?;
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.secret())
-        .map_err(|_| Problem::new(Code::Internal, "hmac key"))?;
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key.secret()).map_err(|_| ChannelError::Key)?;
     mac.update(b"gcal channel token v1");
     Ok(ChannelMacKey::new(mac.finalize().into_bytes().into()))
 }
@@ -62,9 +62,9 @@ fn channel_mac(
     channel_id: &str,
     user: &str,
     calendar: &str,
-) -> Result<Hmac<Sha256>, Problem> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.secret())
-        .map_err(|_| Problem::new(Code::Internal, "hmac key"))?;
+) -> Result<Hmac<Sha256>, ChannelError> {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key.secret()).map_err(|_| ChannelError::Key)?;
     for part in [channel_id, user, calendar] {
         mac.update(&(part.len() as u64).to_be_bytes());
         mac.update(part.as_bytes());
@@ -78,7 +78,7 @@ pub fn channel_token(
     channel_id: &str,
     user: &str,
     calendar: &str,
-) -> Result<ChannelToken, Problem> {
+) -> Result<ChannelToken, ChannelError> {
     let tag = channel_mac(key, channel_id, user, calendar)?
         .finalize()
         .into_bytes();
@@ -98,7 +98,7 @@ fn verify_token(key: &ChannelMacKey, record: &ChannelRecord, token: &str) -> boo
     .is_ok_and(|m| m.verify_slice(&tag).is_ok())
 }
 
-fn save(store: &dyn Store, user: &UserId, record: &ChannelRecord) -> Result<(), Problem> {
+fn save(store: &dyn Store, user: &UserId, record: &ChannelRecord) -> Result<(), StoreError> {
     let ttl =
         ((record.expiration_ms / 1000) - chrono::Utc::now().timestamp() + 3600).max(60) as u64;
     let json = serde_json::to_vec(record).unwrap_or_default();
@@ -110,7 +110,7 @@ fn save(store: &dyn Store, user: &UserId, record: &ChannelRecord) -> Result<(), 
     )
 }
 
-fn load(store: &dyn Store, channel_id: &str) -> Result<Option<ChannelRecord>, Problem> {
+fn load(store: &dyn Store, channel_id: &str) -> Result<Option<ChannelRecord>, StoreError> {
     Ok(store
         .get(&channel_key(channel_id))?
         .and_then(|raw| serde_json::from_slice(&raw).ok()))
@@ -121,7 +121,7 @@ async fn open<O: Outbound>(
     svc: &Services<'_, O>,
     user: &UserId,
     calendar: &str,
-) -> Result<ChannelRecord, Problem> {
+) -> Result<ChannelRecord, ChannelError> {
     let base = svc.cfg.public_base_url()?;
     let channel_id = uuid::Uuid::new_v4().to_string();
     let token = channel_token(&mac_key(svc.cfg)?, &channel_id, user.as_str(), calendar)?;
@@ -160,7 +160,7 @@ pub async fn start<O: Outbound>(
     svc: &Services<'_, O>,
     user: &UserId,
     calendar: &str,
-) -> Result<(u16, Value), Problem> {
+) -> Result<(u16, Value), ChannelError> {
     if let Some(id) = svc.store.get(&watch_key(user, calendar))?
         && let Some(r) = load(svc.store, &String::from_utf8_lossy(&id))?
         && !due(&r)
@@ -181,7 +181,7 @@ pub async fn stop<O: Outbound>(
     svc: &Services<'_, O>,
     user: &UserId,
     calendar: &str,
-) -> Result<(), Problem> {
+) -> Result<(), ChannelError> {
     let Some(id) = svc.store.get(&watch_key(user, calendar))? else {
         return Ok(());
     };
@@ -193,15 +193,12 @@ pub async fn stop<O: Outbound>(
             .stop_channel(&json!({"id": r.channel_id, "resourceId": r.resource_id}))
             .await
         {
-            Ok(())
-            | Err(crate::google::calendar::Failure::Google(
-                crate::google::calendar::GoogleStatus { status: 404, .. },
-            )) => {}
+            Ok(()) | Err(crate::google::GoogleError::NotFound) => {}
             Err(f) => return Err(f.into()),
         }
     }
     svc.store.del(&channel_key(&id))?;
-    svc.store.del(&watch_key(user, calendar))
+    Ok(svc.store.del(&watch_key(user, calendar))?)
 }
 
 /// What Google's push carries.
@@ -216,8 +213,8 @@ pub struct Push<'a> {
 /// out (404 otherwise, as for an unknown channel). `sync` (the channel's hello) is
 /// acknowledged; a change publishes `calendar.changed` for the updates component, which
 /// does the slow work.
-pub fn push(cfg: &Config<'_>, store: &dyn Store, p: &Push<'_>) -> Result<(), Problem> {
-    let unknown = || Problem::new(Code::NotFound, "unknown channel");
+pub fn push(cfg: &Config<'_>, store: &dyn Store, p: &Push<'_>) -> Result<(), ChannelError> {
+    let unknown = || ChannelError::Unknown;
     let id = p
         .channel_id
         .filter(|i| !i.is_empty() && i.len() <= 64)
@@ -232,21 +229,21 @@ pub fn push(cfg: &Config<'_>, store: &dyn Store, p: &Push<'_>) -> Result<(), Pro
     if p.resource_state == Some("sync") {
         return Ok(());
     }
-    let user = UserId::parse(&record.user_id)?;
+    let user = UserId::parse(&record.user_id).map_err(|_| ChannelError::BadRecord)?;
     let channel = cfg.events_channel()?;
     let event = CloudEvent::new(
         EventType::CalendarChanged,
         &user,
         json!({"user_id": record.user_id, "calendar_id": record.calendar_id, "channel_id": record.channel_id}),
     );
-    notify::publish(store, channel, &event)
+    Ok(notify::publish(store, channel, &event)?)
 }
 
 /// Renews a channel that ends within a day: a new one is opened, the old one stopped.
 pub async fn renew_if_due<O: Outbound>(
     svc: &Services<'_, O>,
     channel_id: &str,
-) -> Result<(), Problem> {
+) -> Result<(), ChannelError> {
     let Some(r) = load(svc.store, channel_id)? else {
         return Ok(());
     };
@@ -261,7 +258,7 @@ pub async fn renew_if_due<O: Outbound>(
     {
         return Ok(());
     }
-    let user = UserId::parse(&r.user_id)?;
+    let user = UserId::parse(&r.user_id).map_err(|_| ChannelError::BadRecord)?;
     if let Err(p) = open(svc, &user, &r.calendar_id).await {
         // A later push tries again.
         let _ = svc.store.del(&renew_key(channel_id));
@@ -271,7 +268,7 @@ pub async fn renew_if_due<O: Outbound>(
     let _ = cal
         .stop_channel(&json!({"id": r.channel_id, "resourceId": r.resource_id}))
         .await;
-    svc.store.del(&channel_key(&r.channel_id))
+    Ok(svc.store.del(&channel_key(&r.channel_id))?)
 }
 
 #[cfg(test)]

@@ -172,15 +172,12 @@ pub async fn revoke<O: Outbound>(svc: &Services<'_, O>, user: &UserId) -> Result
     rest.delete_credentials(user).await?;
     tokens::forget(svc.store, user)?;
     let channel = svc.cfg.auth_channel()?;
-    notify::publish(
-        svc.store,
-        channel,
-        &CloudEvent::new(
-            EventType::AuthRevoked,
-            user,
-            json!({"user_id": user.as_str()}),
-        ),
-    )
+    let event = CloudEvent::new(
+        EventType::AuthRevoked,
+        user,
+        json!({"user_id": user.as_str()}),
+    );
+    Ok(notify::publish(svc.store, channel, &event)?)
 }
 
 #[cfg(test)]

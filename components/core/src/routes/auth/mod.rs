@@ -65,7 +65,7 @@ pub async fn browser_callback<R: Runtime>(cx: Ctx<'_, R>) -> Reply {
     let target = cx.cfg.post_auth_redirect_url()?;
     let result = match cx.connect() {
         Ok(redis) => flow::callback(&cx.services(&redis), params).await,
-        Err(p) => Err(p),
+        Err(e) => Err(e),
     };
     let rid = cx.rid;
     let show = |status, body| response::html(status, body, &page::content_security_policy(), rid);

@@ -2,7 +2,8 @@
 
 use super::{publish, user_zone};
 use crate::delivery::{CloudEvent, EventType};
-use crate::google::calendar::{Calendar, Failure, GoogleStatus};
+use crate::google::GoogleError;
+use crate::google::calendar::Calendar;
 use crate::http::problem::{Code, Problem};
 use crate::model::event::{self as events, DEFAULT_CALENDAR, EventInput};
 use crate::model::user_id::UserId;
@@ -69,7 +70,7 @@ async fn announce_once<O: Outbound>(
                 let _ = svc.store.del(claim);
                 return Err(p);
             }
-            return svc.store.set_ex(claim, b"done", IDEMPOTENCY_TTL_SECS);
+            return Ok(svc.store.set_ex(claim, b"done", IDEMPOTENCY_TTL_SECS)?);
         }
         match svc.store.get(claim)? {
             Some(v) if v == b"pending" => {}
@@ -123,9 +124,7 @@ pub async fn create_event<O: Outbound>(
     let cal = Calendar::new(svc, user)?;
     let (created, event) = match cal.insert(&calendar, &google_body).await {
         Ok(e) => (true, e),
-        Err(Failure::Google(GoogleStatus { status: 409, .. })) => {
-            (false, cal.get(&calendar, &id).await.map_err(Problem::from)?)
-        }
+        Err(GoogleError::Conflict { .. }) => (false, cal.get(&calendar, &id).await?),
         Err(f) => return Err(f.into()),
     };
     let event = events::from_google(&event, &calendar);

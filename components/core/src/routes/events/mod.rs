@@ -7,7 +7,8 @@ mod create;
 pub use create::create_event;
 
 use crate::delivery::{self as notify, CloudEvent, EventType};
-use crate::google::calendar::{Calendar, Failure, GoogleStatus};
+use crate::google::GoogleError;
+use crate::google::calendar::Calendar;
 use crate::http::guard::UserCtx;
 use crate::http::problem::{Code, Problem};
 use crate::http::request::{decode_segment, require_json};
@@ -34,7 +35,7 @@ fn announce<O: Outbound>(
 
 fn publish<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> Result<(), Problem> {
     let channel = svc.cfg.events_channel()?;
-    notify::publish(svc.store, channel, event)
+    Ok(notify::publish(svc.store, channel, event)?)
 }
 
 async fn user_zone<O: Outbound>(
@@ -55,7 +56,7 @@ pub async fn list<R: Runtime>(cx: UserCtx<'_, R>) -> Reply {
     let q = ListQuery::parse(cx.cx.query())?;
     let cal = Calendar::new(svc, user)?;
     let page = cal.list(&q.calendar_id, &q.google).await.map_err(|f| match f {
-        Failure::Google(GoogleStatus { status: 410, .. }) => Problem::new(Code::SyncTokenExpired, "the sync token expired: do a full sync (without sync_token) and keep its next_sync_token"),
+        GoogleError::Gone => Problem::new(Code::SyncTokenExpired, "the sync token expired: do a full sync (without sync_token) and keep its next_sync_token"),
         other => other.into(),
     })?;
     let items: Vec<Value> = page["items"]
@@ -146,7 +147,7 @@ pub async fn delete<R: Runtime>(cx: UserCtx<'_, R>) -> Reply {
             cx.user,
             &json!({"id": event_id, "calendar_id": calendar, "summary": null, "start": null, "end": null}),
         )?,
-        Err(Failure::Google(GoogleStatus { status: 410, .. })) => {}
+        Err(GoogleError::Gone) => {}
         Err(f) => return Err(f.into()),
     }
     Ok(response::no_content(cx.cx.rid))
