@@ -14,7 +14,7 @@ mod report;
 use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 use bytes::Bytes;
-use gcal_tests::fakes::{FakeGoogle, FakeRest};
+use gcal_tests::fakes::{FakeGoogle, FakeRest, Faulty as _};
 use gcal_tests::host::{Host, HostConfig};
 use gcal_tests::redis_server::RedisServer;
 use http_body_util::Full;

@@ -24,7 +24,7 @@ mod common;
 
 use common::{App, Callback};
 use gcal_tests::fakes::rest::Route as RestRoute;
-use gcal_tests::fakes::{FakeRest, Fault};
+use gcal_tests::fakes::{FakeRest, Fault, Faulty as _};
 use rand::{Rng as _, SeedableRng as _};
 use reqwest::Method;
 use serde_json::{Value, json};

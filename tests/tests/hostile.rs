@@ -4,6 +4,7 @@
 mod common;
 
 use common::{API_TOKEN, App, problem};
+use gcal_tests::fakes::Faulty as _;
 use reqwest::Method;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

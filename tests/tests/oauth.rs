@@ -19,9 +19,9 @@ use common::{
 };
 use gcal_core::Secret;
 use gcal_core::TokenCipher;
-use gcal_tests::fakes::Fault;
 use gcal_tests::fakes::google::{self, ConsentResult, Route as GoogleRoute};
 use gcal_tests::fakes::rest::Route as RestRoute;
+use gcal_tests::fakes::{Fault, Faulty as _};
 use redis::Commands as _;
 use reqwest::Method;
 use serde_json::{Value, json};

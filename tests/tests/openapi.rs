@@ -15,7 +15,7 @@
 mod common;
 
 use common::{App, Resp, enc};
-use gcal_tests::fakes::Fault;
+use gcal_tests::fakes::{Fault, Faulty as _};
 use gcal_tests::fakes::google::Route as GoogleRoute;
 use redis::Commands as _;
 use reqwest::Method;

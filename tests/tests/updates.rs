@@ -12,8 +12,8 @@
 mod common;
 
 use common::{App, STREAM, dead_letters, eventually, problem, replay_dead_letters, stream_events};
-use gcal_tests::fakes::Fault;
 use gcal_tests::fakes::rest::Route as RestRoute;
+use gcal_tests::fakes::{Fault, Faulty as _};
 use gcal_tests::host::Host;
 use gcal_tests::logs::LogBook;
 use redis::Commands as _;

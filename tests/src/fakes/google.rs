@@ -80,8 +80,9 @@ pub use freebusy::{
 pub use writes::WriteRecord;
 
 use self::calendar::ApiError;
+use super::faults::{Admission, FaultControl, Faulty};
 use super::server::{Incoming, Outcome, Server, parse_form, send_request};
-use super::{ALNUM, Chaos, Fault, Faults, Recorded, random_string};
+use super::{ALNUM, Fault, random_string};
 use crate::suite_logs;
 
 /// Account used when the authorization request names none and no override is set.
@@ -314,9 +315,6 @@ impl std::fmt::Display for OAuthError {
 
 #[derive(Debug)]
 struct State {
-    requests: Vec<Recorded>,
-    faults: Faults<Route>,
-    down: bool,
     clients: HashMap<String, Client>,
     consent_account: Option<String>,
     omit_refresh_token: bool,
@@ -336,12 +334,12 @@ struct State {
     calendar_list: calendar_list::CalendarList,
     /// Successful event writes, in order.
     writes: Vec<WriteRecord>,
-    chaos: Option<Chaos>,
 }
 
 /// Fake Google on loopback. See the module docs.
 pub struct FakeGoogle {
     state: Arc<Mutex<State>>,
+    control: Arc<FaultControl<Route>>,
     server: Server,
 }
 
@@ -536,11 +534,30 @@ fn fault_chain(route: Option<Route>) -> Vec<Route> {
     chain
 }
 
-async fn handle(state: Arc<Mutex<State>>, req: Incoming) -> Outcome {
+/// Google's transient errors, for chaos (OAuth errors on the OAuth endpoints).
+const TRANSIENT: &[Fault] = &[
+    Fault::Status(500),
+    Fault::Status(503),
+    Fault::Status(429),
+    Fault::RateLimit403,
+];
+
+impl Faulty for FakeGoogle {
+    type Route = Route;
+
+    fn control(&self) -> &FaultControl<Route> {
+        &self.control
+    }
+}
+
+async fn handle(
+    state: Arc<Mutex<State>>,
+    control: Arc<FaultControl<Route>>,
+    req: Incoming,
+) -> Outcome {
     let route = classify(&req);
-    let fault = {
+    {
         let mut s = lock(&state);
-        s.requests.push(Recorded::from_incoming(&req));
         if route.is_some_and(Route::is_calendar) {
             s.api_calls += 1;
         }
@@ -553,36 +570,13 @@ async fn handle(state: Arc<Mutex<State>>, req: Incoming) -> Outcome {
                 .unwrap_or_default();
             *s.token_calls.entry(grant).or_default() += 1;
         }
-        if s.down {
-            return Outcome::Respond(fault_response(route, &Fault::Status(503)));
-        }
-        match s.faults.take(&fault_chain(route)) {
-            Some(fault) => (std::time::Duration::ZERO, Some(fault)),
-            None => s
-                .chaos
-                .as_mut()
-                .map_or((std::time::Duration::ZERO, None), |c| {
-                    c.decide(&[
-                        Fault::Status(500),
-                        Fault::Status(503),
-                        Fault::Status(429),
-                        Fault::RateLimit403,
-                    ])
-                }),
-        }
-    };
-    let (delay, fault) = fault;
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
     }
-    match fault {
-        None => {}
-        Some(Fault::Drop) => return Outcome::Drop,
-        Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
-        Some(fault) => return Outcome::Respond(fault_response(route, &fault)),
+    match control.admit(&req, &fault_chain(route)).await {
+        Admission::Handle => Outcome::Respond(lock(&state).dispatch(&req)),
+        Admission::Down => Outcome::Respond(fault_response(route, &Fault::Status(503))),
+        Admission::Fail(fault) => Outcome::Respond(fault_response(route, &fault)),
+        Admission::Drop => Outcome::Drop,
     }
-    let mut s = lock(&state);
-    Outcome::Respond(s.dispatch(&req))
 }
 
 /// Media type of a request without parameters, lowercased.
@@ -1350,9 +1344,6 @@ impl FakeGoogle {
     /// Starts the fake on a free loopback port. No client is registered yet.
     pub async fn start() -> anyhow::Result<Self> {
         let state = Arc::new(Mutex::new(State {
-            requests: Vec::new(),
-            faults: Faults::default(),
-            down: false,
             clients: HashMap::new(),
             consent_account: None,
             omit_refresh_token: false,
@@ -1370,11 +1361,15 @@ impl FakeGoogle {
             store: calendar::Store::default(),
             calendar_list: calendar_list::CalendarList::default(),
             writes: Vec::new(),
-            chaos: None,
         }));
-        let shared = state.clone();
-        let server = Server::start(move |req| handle(shared.clone(), req)).await?;
-        Ok(FakeGoogle { state, server })
+        let control = Arc::new(FaultControl::new(TRANSIENT));
+        let (shared, faults) = (state.clone(), control.clone());
+        let server = Server::start(move |req| handle(shared.clone(), faults.clone(), req)).await?;
+        Ok(FakeGoogle {
+            state,
+            control,
+            server,
+        })
     }
 
     /// `http://127.0.0.1:PORT`, the origin of every endpoint.
@@ -1387,50 +1382,7 @@ impl FakeGoogle {
         self.server.shutdown().await;
     }
 
-    // ----- requests and faults ----------------------------------------------------
-
-    /// Every request received so far, in order.
-    pub fn requests(&self) -> Vec<Recorded> {
-        lock(&self.state).requests.clone()
-    }
-
-    pub fn clear_requests(&self) {
-        lock(&self.state).requests.clear();
-    }
-
-    /// Queues `fault` for the next `times` requests of `route`.
-    pub fn fail_next(&self, route: Route, fault: Fault, times: usize) {
-        lock(&self.state).faults.push(route, fault, times);
-    }
-
-    /// Drops every queued fault.
-    pub fn clear_faults(&self) {
-        lock(&self.state).faults.clear();
-    }
-
-    /// While down, every request is answered 503 (`backendError` on the API,
-    /// `temporarily_unavailable` on the OAuth endpoints).
-    pub fn set_down(&self, down: bool) {
-        lock(&self.state).down = down;
-    }
-
-    /// From now on every request waits up to `max_latency`, and about `rate` of them are
-    /// answered 500, 503, 429 or 403 `rateLimitExceeded` (Google's error bodies; OAuth
-    /// errors on the OAuth endpoints) without being handled. Reproducible: the choices
-    /// come from an RNG seeded with `seed`.
-    pub fn set_chaos(&self, rate: f64, max_latency: std::time::Duration, seed: u64) {
-        lock(&self.state).chaos = Some(Chaos::new(rate, max_latency, seed));
-    }
-
-    /// Ends [`set_chaos`](Self::set_chaos).
-    pub fn clear_chaos(&self) {
-        lock(&self.state).chaos = None;
-    }
-
-    /// Errors injected by chaos so far (since the last `set_chaos`).
-    pub fn chaos_injected(&self) -> u64 {
-        lock(&self.state).chaos.as_ref().map_or(0, |c| c.injected)
-    }
+    // ----- requests and faults: see [`Faulty`] ---------------------------------------
 
     /// Number of requests received under `/calendar/v3` (faulted ones included).
     pub fn api_calls(&self) -> usize {

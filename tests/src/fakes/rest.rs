@@ -7,7 +7,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
@@ -16,8 +15,9 @@ use base64::Engine as _;
 use http::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
+use super::Fault;
+use super::faults::{Admission, FaultControl, Faulty};
 use super::server::{Incoming, Outcome, Server};
-use super::{Chaos, Fault, Faults, Recorded};
 
 /// Endpoint groups of the REST fake, for fault injection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,9 +54,6 @@ struct User {
 
 #[derive(Debug)]
 struct State {
-    requests: Vec<Recorded>,
-    faults: Faults<Route>,
-    down: bool,
     token: Option<String>,
     put_status: StatusCode,
     users: BTreeMap<String, User>,
@@ -67,13 +64,29 @@ struct State {
     deliveries: HashMap<String, usize>,
     /// Notification ids refused with this status (after validation), every time.
     refused: HashMap<String, StatusCode>,
-    chaos: Option<Chaos>,
 }
 
 /// Fake REST user-data service on loopback. See the module docs.
 pub struct FakeRest {
     state: Arc<Mutex<State>>,
+    control: Arc<FaultControl<Route>>,
     server: Server,
+}
+
+/// The REST service's transient errors, for chaos.
+const TRANSIENT: &[Fault] = &[
+    Fault::Status(500),
+    Fault::Status(502),
+    Fault::Status(503),
+    Fault::Status(429),
+];
+
+impl Faulty for FakeRest {
+    type Route = Route;
+
+    fn control(&self) -> &FaultControl<Route> {
+        &self.control
+    }
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -85,9 +98,6 @@ impl FakeRest {
     /// Starts the fake on a free loopback port, with no users and no token required.
     pub async fn start() -> anyhow::Result<Self> {
         let state = Arc::new(Mutex::new(State {
-            requests: Vec::new(),
-            faults: Faults::default(),
-            down: false,
             token: None,
             put_status: StatusCode::OK,
             users: BTreeMap::new(),
@@ -96,11 +106,15 @@ impl FakeRest {
             notification_ids: Vec::new(),
             deliveries: HashMap::new(),
             refused: HashMap::new(),
-            chaos: None,
         }));
-        let shared = state.clone();
-        let server = Server::start(move |req| handle(shared.clone(), req)).await?;
-        Ok(FakeRest { state, server })
+        let control = Arc::new(FaultControl::new(TRANSIENT));
+        let (shared, faults) = (state.clone(), control.clone());
+        let server = Server::start(move |req| handle(shared.clone(), faults.clone(), req)).await?;
+        Ok(FakeRest {
+            state,
+            control,
+            server,
+        })
     }
 
     /// `http://127.0.0.1:PORT`
@@ -111,47 +125,6 @@ impl FakeRest {
     /// Stops the server (connections are then refused). Dropping the fake does the same.
     pub async fn shutdown(&self) {
         self.server.shutdown().await;
-    }
-
-    /// Every request received so far, in order.
-    pub fn requests(&self) -> Vec<Recorded> {
-        lock(&self.state).requests.clone()
-    }
-
-    pub fn clear_requests(&self) {
-        lock(&self.state).requests.clear();
-    }
-
-    /// Queues `fault` for the next `times` requests of `route`.
-    pub fn fail_next(&self, route: Route, fault: Fault, times: usize) {
-        lock(&self.state).faults.push(route, fault, times);
-    }
-
-    /// Drops every queued fault.
-    pub fn clear_faults(&self) {
-        lock(&self.state).faults.clear();
-    }
-
-    /// While down, every request is answered 503 `{"error":"unavailable"}`.
-    pub fn set_down(&self, down: bool) {
-        lock(&self.state).down = down;
-    }
-
-    /// From now on every request waits up to `max_latency`, and about `rate` of them are
-    /// answered 500, 502, 503 or 429 (the service's error bodies) without being handled.
-    /// Reproducible: the choices come from an RNG seeded with `seed`.
-    pub fn set_chaos(&self, rate: f64, max_latency: std::time::Duration, seed: u64) {
-        lock(&self.state).chaos = Some(Chaos::new(rate, max_latency, seed));
-    }
-
-    /// Ends [`set_chaos`](Self::set_chaos).
-    pub fn clear_chaos(&self) {
-        lock(&self.state).chaos = None;
-    }
-
-    /// Errors injected by chaos so far (since the last `set_chaos`).
-    pub fn chaos_injected(&self) -> u64 {
-        lock(&self.state).chaos.as_ref().map_or(0, |c| c.injected)
     }
 
     /// When set, every request must carry `Authorization: Bearer <token>`, else 401.
@@ -240,41 +213,21 @@ impl FakeRest {
     }
 }
 
-async fn handle(state: Arc<Mutex<State>>, req: Incoming) -> Outcome {
-    let fault = {
-        let mut s = lock(&state);
-        s.requests.push(Recorded::from_incoming(&req));
-        if s.down {
-            return Outcome::Respond(error(StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
-        }
-        let routes: &[Route] = match classify(&req) {
-            Some(route) => &[route, Route::Any],
-            None => &[Route::Any],
-        };
-        match s.faults.take(routes) {
-            Some(fault) => (Duration::ZERO, Some(fault)),
-            None => s.chaos.as_mut().map_or((Duration::ZERO, None), |c| {
-                c.decide(&[
-                    Fault::Status(500),
-                    Fault::Status(502),
-                    Fault::Status(503),
-                    Fault::Status(429),
-                ])
-            }),
-        }
+async fn handle(
+    state: Arc<Mutex<State>>,
+    control: Arc<FaultControl<Route>>,
+    req: Incoming,
+) -> Outcome {
+    let chain: &[Route] = match classify(&req) {
+        Some(route) => &[route, Route::Any],
+        None => &[Route::Any],
     };
-    let (delay, fault) = fault;
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+    match control.admit(&req, chain).await {
+        Admission::Handle => Outcome::Respond(lock(&state).dispatch(&req)),
+        Admission::Down => Outcome::Respond(error(StatusCode::SERVICE_UNAVAILABLE, "unavailable")),
+        Admission::Fail(fault) => Outcome::Respond(fault_response(&fault)),
+        Admission::Drop => Outcome::Drop,
     }
-    match fault {
-        None => {}
-        Some(Fault::Drop) => return Outcome::Drop,
-        Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
-        Some(fault) => return Outcome::Respond(fault_response(&fault)),
-    }
-    let mut s = lock(&state);
-    Outcome::Respond(s.dispatch(&req))
 }
 
 /// Route group of a request from its raw path (for fault matching only).
