@@ -351,20 +351,11 @@ async fn sentinel(app: &App, tally: &Mutex<Tally>, n: usize) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
-    let app = App::start_persistent_with(|c| {
-        // The load is the point: the per-user budget must not turn it into 429s.
-        c.variable("rate_limit_per_minute", "1000000")
-    })
-    .await;
-    for i in 0..USERS {
-        connect(&app, &user(i)).await;
-    }
-    let tally = Arc::new(Mutex::new(Tally::default()));
-
+/// Step 1 of the run: requests without faults; every warm-up event notified. Returns
+/// the memory baseline.
+async fn warm_up(app: &App, tally: &Mutex<Tally>) -> u64 {
     // ---- warm-up without faults, then the memory baseline
-    run_load(&app, &tally, 0, WARMUP_REQUESTS).await;
+    run_load(app, tally, 0, WARMUP_REQUESTS).await;
     {
         let t = tally.lock().unwrap();
         for (what, list) in t.failures() {
@@ -397,14 +388,18 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
             some(&missing)
         );
     }
-    let baseline = rss_bytes();
+    rss_bytes()
+}
 
+/// Step 2: the load under faults (chaos at both fakes, a Redis restart, a burst of
+/// refused notifications); the clients saw the faults, and every answer was right.
+async fn faulty_run(app: &App, tally: &Mutex<Tally>) {
     // ---- the faulty run
     app.google.set_chaos(ERROR_RATE, MAX_LATENCY, SEED);
     app.rest.set_chaos(ERROR_RATE, MAX_LATENCY, SEED + 1);
     let third = LOAD_REQUESTS / 3;
     let from = WARMUP_REQUESTS;
-    run_load(&app, &tally, from, from + third).await;
+    run_load(app, tally, from, from + third).await;
     // Redis dies a third into the run, while the clients are busy, and comes back a
     // second later (same port, same append-only file).
     let killer = async {
@@ -414,7 +409,7 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
         tokio::task::block_in_place(|| app.restart_redis());
     };
     tokio::join!(
-        run_load(&app, &tally, from + third, from + 2 * third),
+        run_load(app, tally, from + third, from + 2 * third),
         killer
     );
     // A burst of refused notifications: they end as dead letters.
@@ -423,7 +418,7 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
         Fault::Status(503),
         REFUSED_NOTIFICATIONS,
     );
-    run_load(&app, &tally, from + 2 * third, from + LOAD_REQUESTS).await;
+    run_load(app, tally, from + 2 * third, from + LOAD_REQUESTS).await;
     let google_errors = app.google.chaos_injected();
     let rest_errors = app.rest.chaos_injected();
     app.google.clear_chaos();
@@ -467,10 +462,14 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
         host_notes.contains("subscribed to") && host_notes.contains("again"),
         "the Redis trigger did not resubscribe after the restart: {host_notes}"
     );
+}
 
+/// Step 3: no trapped component: with the faults gone, every route answers normally.
+/// Returns the next request number.
+async fn routes_answer_normally(app: &App, tally: &Mutex<Tally>) -> usize {
     // ---- no trapped component: with the faults gone, every route answers normally
     let mut n = WARMUP_REQUESTS + LOAD_REQUESTS;
-    sentinel(&app, &tally, n).await;
+    sentinel(app, tally, n).await;
     n += 1;
     let some_id = tally
         .lock()
@@ -507,7 +506,12 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
             r.text().await.unwrap_or_default()
         );
     }
+    n
+}
 
+/// Step 4: every created event exists at Google once and, after the dead letters were
+/// counted and replayed, was notified once. Returns how many letters were replayed.
+async fn each_created_event_once(app: &App, tally: &Mutex<Tally>, mut n: usize) -> usize {
     // ---- every created event: at Google once, and (after the dead letters) notified once
     let created: BTreeMap<String, String> = tally.lock().unwrap().created.clone();
     let mut at_google: BTreeMap<String, usize> = BTreeMap::new();
@@ -560,7 +564,7 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-        sentinel(&app, &tally, n).await;
+        sentinel(app, tally, n).await;
         n += 1;
     }
     assert!(
@@ -573,8 +577,8 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
     );
 
     // Dead letters: counted, then replayed until none is left.
-    let letters = dead_letters(&app);
-    let listed = common::dead_letters(&app).await;
+    let letters = dead_letters(app);
+    let listed = common::dead_letters(app).await;
     assert_eq!(listed["length"], letters, "{listed}");
     assert!(
         letters > 0,
@@ -582,13 +586,13 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
     );
     let mut replayed = 0;
     for _ in 0..10 {
-        let r = common::replay_dead_letters(&app).await;
+        let r = common::replay_dead_letters(app).await;
         replayed += r["replayed"].as_u64().unwrap_or(0);
         if r["remaining"] == 0 {
             break;
         }
     }
-    assert_eq!(dead_letters(&app), 0, "dead letters left after replay");
+    assert_eq!(dead_letters(app), 0, "dead letters left after replay");
     assert_eq!(replayed as usize, letters);
 
     let created: BTreeMap<String, String> = tally.lock().unwrap().created.clone();
@@ -622,6 +626,25 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
         "notifications delivered twice: {}",
         some(&twice)
     );
+    letters
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
+    let app = App::start_persistent_with(|c| {
+        // The load is the point: the per-user budget must not turn it into 429s.
+        c.variable("rate_limit_per_minute", "1000000")
+    })
+    .await;
+    for i in 0..USERS {
+        connect(&app, &user(i)).await;
+    }
+    let tally = Arc::new(Mutex::new(Tally::default()));
+
+    let baseline = warm_up(&app, &tally).await;
+    faulty_run(&app, &tally).await;
+    let n = routes_answer_normally(&app, &tally).await;
+    let letters = each_created_event_once(&app, &tally, n).await;
 
     // ---- memory: back near the warm-up baseline
     let settled_rss = {

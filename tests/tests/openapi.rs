@@ -15,8 +15,8 @@
 mod common;
 
 use common::{App, Resp, enc};
-use gcal_tests::fakes::{Fault, Faulty as _};
 use gcal_tests::fakes::google::Route as GoogleRoute;
+use gcal_tests::fakes::{Fault, Faulty as _};
 use redis::Commands as _;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -774,13 +774,8 @@ fn the_documents_share_one_cloudevent_definition() {
 
 // ================================================================== real answers
 
-#[tokio::test]
-async fn real_answers_match_the_document() {
-    let spec = Spec::load("openapi.json");
-    let rest_spec = Spec::load("openapi-rest-service.json");
-    let app = App::start_watchable().await;
-    let api = Api::new(&app, &spec);
-
+/// A step of [`real_answers_match_the_document`]: the public routes: health and the document itself.
+async fn public_routes(api: &Api<'_>, spec: &Spec) {
     // ---- public routes
     api.send(api.request(Method::GET, "/health", false))
         .await
@@ -801,7 +796,10 @@ async fn real_answers_match_the_document() {
     api.unserved(Method::POST, "/health", false)
         .await
         .problem(405, "method_not_allowed");
+}
 
+/// A step of [`real_answers_match_the_document`]: auth: the flow (finished by a browser and by a backend), status, errors.
+async fn auth_routes(api: &Api<'_>, app: &App) {
     // ---- auth: the flow, status, errors
     api.get("/auth/status/u1").await.expect(200);
     let connected = api.connect(USER, EMAIL).await;
@@ -890,7 +888,10 @@ async fn real_answers_match_the_document() {
     api.unserved(Method::PUT, "/auth/url/u1", true)
         .await
         .problem(404, "not_found");
+}
 
+/// A step of [`real_answers_match_the_document`]: events: creates (timed, all-day, recurring, keyed); returns the first one's id.
+async fn event_writes(api: &Api<'_>) -> String {
     // ---- events
     let created = api
         .json(
@@ -921,7 +922,11 @@ async fn real_answers_match_the_document() {
     api.keyed(&other, "key-1")
         .await
         .problem(422, "idempotency_key_reused");
+    id
+}
 
+/// A step of [`real_answers_match_the_document`]: events: lists, pages, get, patch, an incremental sync, an expired sync token.
+async fn event_reads_and_sync(api: &Api<'_>, app: &App, id: &str) {
     let list = api
         .get(&format!(
             "/events/{USER}?time_min=2026-07-01&time_max=2026-08-01&order_by=startTime"
@@ -973,7 +978,7 @@ async fn real_answers_match_the_document() {
     assert!(
         deleted
             .iter()
-            .any(|e| e["id"] == id.as_str() && e["status"] == "cancelled"),
+            .any(|e| e["id"] == id && e["status"] == "cancelled"),
         "{deleted:?}"
     );
     app.google.invalidate_sync_tokens();
@@ -987,7 +992,10 @@ async fn real_answers_match_the_document() {
     )
     .await
     .problem(404, "event_not_found");
+}
 
+/// A step of [`real_answers_match_the_document`]: events: client errors.
+async fn event_client_errors(api: &Api<'_>, app: &App) {
     // Client errors.
     let events = format!("/events/{USER}");
     api.get(&format!("/events/{USER}/nosuchevent"))
@@ -1082,7 +1090,10 @@ async fn real_answers_match_the_document() {
         .fail_next(GoogleRoute::EventsList, Fault::Status(503), 3);
     api.get(&events).await.problem(503, "upstream_unavailable");
     app.google.clear_faults();
+}
 
+/// A step of [`real_answers_match_the_document`]: push channels and the webhook.
+async fn push_channels(api: &Api<'_>, app: &App) {
     // ---- push channels and the webhook
     let watch = api
         .call(Method::POST, &format!("/events/{USER}/watch"))
@@ -1111,7 +1122,10 @@ async fn real_answers_match_the_document() {
     api.call(Method::DELETE, &format!("/events/{USER}/watch?x=1"))
         .await
         .problem(400, "invalid_query");
+}
 
+/// A step of [`real_answers_match_the_document`]: the REST service down, dead letters, replay.
+async fn dead_letters(api: &Api<'_>, app: &App) {
     // ---- the REST service down, dead letters, replay
     let mut con = redis::Client::open(app.redis_url())
         .unwrap()
@@ -1123,7 +1137,7 @@ async fn real_answers_match_the_document() {
         .problem(503, "rest_unavailable");
     api.json(
         Method::POST,
-        &events,
+        &format!("/events/{USER}"),
         &timed(
             "Undeliverable",
             "2026-07-20T09:00:00",
@@ -1144,7 +1158,10 @@ async fn real_answers_match_the_document() {
     api.send(api.request(Method::GET, "/admin/dlq", false))
         .await
         .problem(401, "unauthorized");
+}
 
+/// A step of [`real_answers_match_the_document`]: disconnecting.
+async fn disconnect(api: &Api<'_>) {
     // ---- disconnect
     api.call(Method::DELETE, &format!("/auth/{USER}"))
         .await
@@ -1152,6 +1169,23 @@ async fn real_answers_match_the_document() {
     api.get(&format!("/events/{USER}"))
         .await
         .problem(401, "not_authorized");
+}
+
+#[tokio::test]
+async fn real_answers_match_the_document() {
+    let spec = Spec::load("openapi.json");
+    let rest_spec = Spec::load("openapi-rest-service.json");
+    let app = App::start_watchable().await;
+    let api = Api::new(&app, &spec);
+
+    public_routes(&api, &spec).await;
+    auth_routes(&api, &app).await;
+    let id = event_writes(&api).await;
+    event_reads_and_sync(&api, &app, &id).await;
+    event_client_errors(&api, &app).await;
+    push_channels(&api, &app).await;
+    dead_letters(&api, &app).await;
+    disconnect(&api).await;
 
     // ---- what reached the REST service, and what was published
     let mut errors = check_rest_requests(&app, &rest_spec);
