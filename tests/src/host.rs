@@ -68,13 +68,16 @@ impl HostConfig {
     }
 }
 
-/// A running app. Dropping it stops the listener and the Redis subscribers.
+/// A running app. Dropping it stops the listener and the Redis subscribers, and (the
+/// last running host) the epoch thread.
 pub struct Host {
     addr: Option<SocketAddr>,
     logs: LogBook,
     tasks: Vec<JoinHandle<()>>,
-    /// The loaded app, for the measurement hooks.
+    /// The loaded app: its components and their counters.
     shared: Arc<Shared>,
+    /// Keeps the engine's epoch ticking while this host runs.
+    _epoch: EpochUser,
 }
 
 impl Host {
@@ -90,6 +93,7 @@ impl Host {
         let app = App::load(&cfg.manifest, &values)?;
         let logs = LogBook::new(cfg.echo_logs);
         let engine = engine();
+        let epoch = EpochUser::start();
 
         let mut linker: Linker<State> = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -149,6 +153,7 @@ impl Host {
             logs,
             tasks,
             shared,
+            _epoch: epoch,
         })
     }
 
@@ -177,26 +182,69 @@ impl Drop for Host {
 // ------------------------------------------------------------------ engine and compile
 
 /// One engine per process with epoch interruption, so a spinning guest can be cut off.
+/// Its epoch advances while a [`Host`] runs (see [`EpochUser`]).
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
         let mut config = Config::new();
         config.epoch_interruption(true);
         // Config is static and valid; a failure here is a bug in this file, not input.
-        let engine = pooled_engine(&config)
-            .unwrap_or_else(|| Engine::new(&config).expect("wasmtime engine config"));
-        let ticker = engine.clone();
-        std::thread::spawn(move || {
-            loop {
-                std::thread::sleep(EPOCH_TICK);
-                ticker.increment_epoch();
-            }
-        });
-        engine
+        pooled_engine(&config)
+            .unwrap_or_else(|| Engine::new(&config).expect("wasmtime engine config"))
     })
 }
 
 const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The thread that advances the engine's epoch every [`EPOCH_TICK`], like the
+/// `EpochThread` of `wasmtime serve`: one per process, shared by the hosts running in it.
+struct EpochThread {
+    /// Dropping it (or sending on it) stops the thread.
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// The running hosts and, while there is one, the epoch thread.
+static EPOCH: Mutex<(usize, Option<EpochThread>)> = Mutex::new((0, None));
+
+/// One running host's share of the epoch thread: the first starts it, the last to drop
+/// stops it and joins it.
+struct EpochUser;
+
+impl EpochUser {
+    fn start() -> EpochUser {
+        let mut epoch = EPOCH.lock().unwrap_or_else(|e| e.into_inner());
+        epoch.0 += 1;
+        if epoch.1.is_none() {
+            let (stop, stopped) = std::sync::mpsc::channel::<()>();
+            let engine = engine().clone();
+            let thread = std::thread::spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(EPOCH_TICK)
+                {
+                    engine.increment_epoch();
+                }
+            });
+            epoch.1 = Some(EpochThread { stop, thread });
+        }
+        EpochUser
+    }
+}
+
+impl Drop for EpochUser {
+    fn drop(&mut self) {
+        let last = {
+            let mut epoch = EPOCH.lock().unwrap_or_else(|e| e.into_inner());
+            epoch.0 = epoch.0.saturating_sub(1);
+            if epoch.0 == 0 { epoch.1.take() } else { None }
+        };
+        if let Some(t) = last {
+            let _ = t.stop.send(());
+            // It wakes within one tick; a panic in it has nothing left to report.
+            let _ = t.thread.join();
+        }
+    }
+}
 
 /// The engine with the pooling instance allocator, as Spin runs it: memories, tables and
 /// fiber stacks of finished instances are reused instead of mapped and unmapped per
