@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::Fault;
 use super::faults::{Admission, FaultControl, Faulty};
-use super::server::{Incoming, Outcome, Server};
+use super::server::{Incoming, Outcome, Served};
 
 /// Endpoint groups of the REST fake, for fault injection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,9 +68,7 @@ struct State {
 
 /// Fake REST user-data service on loopback. See the module docs.
 pub struct FakeRest {
-    state: Arc<Mutex<State>>,
-    control: Arc<FaultControl<Route>>,
-    server: Server,
+    served: Served<State, Route>,
 }
 
 /// The REST service's transient errors, for chaos.
@@ -85,7 +83,7 @@ impl Faulty for FakeRest {
     type Route = Route;
 
     fn control(&self) -> &FaultControl<Route> {
-        &self.control
+        self.served.control()
     }
 }
 
@@ -97,7 +95,7 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 impl FakeRest {
     /// Starts the fake on a free loopback port, with no users and no token required.
     pub async fn start() -> anyhow::Result<Self> {
-        let state = Arc::new(Mutex::new(State {
+        let state = State {
             token: None,
             put_status: StatusCode::OK,
             users: BTreeMap::new(),
@@ -106,25 +104,19 @@ impl FakeRest {
             notification_ids: Vec::new(),
             deliveries: HashMap::new(),
             refused: HashMap::new(),
-        }));
-        let control = Arc::new(FaultControl::new(TRANSIENT));
-        let (shared, faults) = (state.clone(), control.clone());
-        let server = Server::start(move |req| handle(shared.clone(), faults.clone(), req)).await?;
-        Ok(FakeRest {
-            state,
-            control,
-            server,
-        })
+        };
+        let served = Served::start(state, TRANSIENT, handle).await?;
+        Ok(FakeRest { served })
     }
 
     /// `http://127.0.0.1:PORT`
     pub fn origin(&self) -> String {
-        self.server.origin()
+        self.served.origin()
     }
 
     /// Stops the server (connections are then refused). Dropping the fake does the same.
     pub async fn shutdown(&self) {
-        self.server.shutdown().await;
+        self.served.shutdown().await;
     }
 
     /// When set, every request must carry `Authorization: Bearer <token>`, else 401.
@@ -132,7 +124,7 @@ impl FakeRest {
         if let Some(t) = &token {
             crate::suite_logs::record_secret(crate::suite_logs::REST_TOKEN, t);
         }
-        lock(&self.state).token = token;
+        lock(self.served.state()).token = token;
     }
 
     /// Status of a successful credentials PUT: 200 (with the record) or 204 (empty).
@@ -141,12 +133,13 @@ impl FakeRest {
             status == 200 || status == 204,
             "the REST contract allows only 200 or 204 for PUT, not {status}"
         );
-        lock(&self.state).put_status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+        lock(self.served.state()).put_status =
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     }
 
     /// Adds (or replaces) a user.
     pub fn add_user(&self, id: &str, email: Option<&str>, time_zone: Option<&str>) {
-        lock(&self.state).users.insert(
+        lock(self.served.state()).users.insert(
             id.to_owned(),
             User {
                 email: email.map(str::to_owned),
@@ -157,56 +150,64 @@ impl FakeRest {
 
     /// Removes a user and their credentials.
     pub fn remove_user(&self, id: &str) {
-        let mut state = lock(&self.state);
+        let mut state = lock(self.served.state());
         state.users.remove(id);
         state.credentials.remove(id);
     }
 
     /// The stored credential record of a user.
     pub fn credentials(&self, id: &str) -> Option<Value> {
-        lock(&self.state).credentials.get(id).cloned()
+        lock(self.served.state()).credentials.get(id).cloned()
     }
 
     /// Stores a credential record as is, without validation (to seed good or bad data).
     /// Does not create the user: GET answers 404 for unknown users regardless.
     pub fn set_credentials(&self, id: &str, value: Value) {
-        lock(&self.state).credentials.insert(id.to_owned(), value);
+        lock(self.served.state())
+            .credentials
+            .insert(id.to_owned(), value);
     }
 
     /// Removes a user's credential record behind the service's back.
     pub fn remove_credentials(&self, id: &str) {
-        lock(&self.state).credentials.remove(id);
+        lock(self.served.state()).credentials.remove(id);
     }
 
     /// Every accepted notification in received order, duplicates included.
     pub fn notifications(&self) -> Vec<Value> {
-        lock(&self.state).notifications.clone()
+        lock(self.served.state()).notifications.clone()
     }
 
     /// Distinct ids of accepted notifications, in first-received order.
     pub fn notification_ids(&self) -> Vec<String> {
-        lock(&self.state).notification_ids.clone()
+        lock(self.served.state()).notification_ids.clone()
     }
 
     /// How many times a notification with this id was accepted.
     pub fn delivery_count(&self, id: &str) -> usize {
-        lock(&self.state).deliveries.get(id).copied().unwrap_or(0)
+        lock(self.served.state())
+            .deliveries
+            .get(id)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// From now on every `POST /notifications` of the event `id` is answered `status`
     /// (and not counted as delivered), until [`accept_notification`](Self::accept_notification).
     pub fn refuse_notification(&self, id: &str, status: u16) {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        lock(&self.state).refused.insert(id.to_owned(), status);
+        lock(self.served.state())
+            .refused
+            .insert(id.to_owned(), status);
     }
 
     /// Ends [`refuse_notification`](Self::refuse_notification) for `id`.
     pub fn accept_notification(&self, id: &str) {
-        lock(&self.state).refused.remove(id);
+        lock(self.served.state()).refused.remove(id);
     }
 
     pub fn clear_notifications(&self) {
-        let mut state = lock(&self.state);
+        let mut state = lock(self.served.state());
         state.notifications.clear();
         state.notification_ids.clear();
         state.deliveries.clear();
