@@ -408,10 +408,7 @@ async fn faulty_run(app: &App, tally: &Mutex<Tally>) {
         tokio::time::sleep(Duration::from_secs(1)).await;
         tokio::task::block_in_place(|| app.restart_redis());
     };
-    tokio::join!(
-        run_load(app, tally, from + third, from + 2 * third),
-        killer
-    );
+    tokio::join!(run_load(app, tally, from + third, from + 2 * third), killer);
     // A burst of refused notifications: they end as dead letters.
     app.rest.fail_next(
         RestRoute::Notifications,
