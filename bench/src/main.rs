@@ -9,12 +9,13 @@
 //! `smoke.*`, or `NAME.*` with `--out NAME`) and prints the Markdown.
 
 mod load;
+mod probe;
 mod report;
 
 use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 use bytes::Bytes;
-use gcal_tests::fakes::{FakeGoogle, FakeRest};
+use gcal_tests::fakes::{FakeGoogle, FakeRest, Faulty as _};
 use gcal_tests::host::{Host, HostConfig};
 use gcal_tests::redis_server::RedisServer;
 use http_body_util::Full;
@@ -264,12 +265,12 @@ async fn main() -> Result<()> {
     if mode.runs("instantiate") {
         eprintln!("instantiating each component {} times", mode.instantiations);
         for id in b.host.component_ids() {
-            let times = b.host.instantiation_times(&id, mode.instantiations).await?;
+            let times = probe::instantiation_times(&b.host, &id, mode.instantiations).await?;
             report.instantiation(Instantiation::new(&id, times));
         }
     }
     for id in b.host.component_ids() {
-        report.peak_memory(&id, b.host.peak_memory(&id).unwrap_or(0));
+        report.peak_memory(&id, probe::peak_memory(&b.host, &id));
     }
     report.process_peak_rss(peak_rss());
     for (id, path) in &b.sources {
@@ -418,7 +419,7 @@ impl Bench {
         status: u16,
         limit: Duration,
     ) -> Result<Upstream> {
-        let commands = |id: &str| self.host.redis_commands(id).unwrap_or(0);
+        let commands = |id: &str| probe::redis_commands(&self.host, id);
         let deliveries = || {
             self.rest
                 .requests()

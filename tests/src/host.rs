@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
@@ -68,13 +68,16 @@ impl HostConfig {
     }
 }
 
-/// A running app. Dropping it stops the listener and the Redis subscribers.
+/// A running app. Dropping it stops the listener and the Redis subscribers, and (the
+/// last running host) the epoch thread.
 pub struct Host {
     addr: Option<SocketAddr>,
     logs: LogBook,
     tasks: Vec<JoinHandle<()>>,
-    /// The loaded app, for the measurement hooks.
+    /// The loaded app: its components and their counters.
     shared: Arc<Shared>,
+    /// Keeps the engine's epoch ticking while this host runs.
+    _epoch: EpochUser,
 }
 
 impl Host {
@@ -90,6 +93,7 @@ impl Host {
         let app = App::load(&cfg.manifest, &values)?;
         let logs = LogBook::new(cfg.echo_logs);
         let engine = engine();
+        let epoch = EpochUser::start();
 
         let mut linker: Linker<State> = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -114,6 +118,7 @@ impl Host {
                     peak_memory: Arc::new(AtomicUsize::new(0)),
                     redis_commands: Arc::new(AtomicU64::new(0)),
                     proxy: ProxyPre::new(pre.clone()).ok(),
+                    redis: RedisComponentPre::new(pre.clone()).ok(),
                     redis_pool: redis_pool.clone(),
                     http_pool: http_pool.clone(),
                     pre,
@@ -149,6 +154,7 @@ impl Host {
             logs,
             tasks,
             shared,
+            _epoch: epoch,
         })
     }
 
@@ -177,26 +183,69 @@ impl Drop for Host {
 // ------------------------------------------------------------------ engine and compile
 
 /// One engine per process with epoch interruption, so a spinning guest can be cut off.
+/// Its epoch advances while a [`Host`] runs (see [`EpochUser`]).
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
         let mut config = Config::new();
         config.epoch_interruption(true);
         // Config is static and valid; a failure here is a bug in this file, not input.
-        let engine = pooled_engine(&config)
-            .unwrap_or_else(|| Engine::new(&config).expect("wasmtime engine config"));
-        let ticker = engine.clone();
-        std::thread::spawn(move || {
-            loop {
-                std::thread::sleep(EPOCH_TICK);
-                ticker.increment_epoch();
-            }
-        });
-        engine
+        pooled_engine(&config)
+            .unwrap_or_else(|| Engine::new(&config).expect("wasmtime engine config"))
     })
 }
 
 const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The thread that advances the engine's epoch every [`EPOCH_TICK`], like the
+/// `EpochThread` of `wasmtime serve`: one per process, shared by the hosts running in it.
+struct EpochThread {
+    /// Dropping it (or sending on it) stops the thread.
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// The running hosts and, while there is one, the epoch thread.
+static EPOCH: Mutex<(usize, Option<EpochThread>)> = Mutex::new((0, None));
+
+/// One running host's share of the epoch thread: the first starts it, the last to drop
+/// stops it and joins it.
+struct EpochUser;
+
+impl EpochUser {
+    fn start() -> EpochUser {
+        let mut epoch = EPOCH.lock().unwrap_or_else(|e| e.into_inner());
+        epoch.0 += 1;
+        if epoch.1.is_none() {
+            let (stop, stopped) = std::sync::mpsc::channel::<()>();
+            let engine = engine().clone();
+            let thread = std::thread::spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(EPOCH_TICK)
+                {
+                    engine.increment_epoch();
+                }
+            });
+            epoch.1 = Some(EpochThread { stop, thread });
+        }
+        EpochUser
+    }
+}
+
+impl Drop for EpochUser {
+    fn drop(&mut self) {
+        let last = {
+            let mut epoch = EPOCH.lock().unwrap_or_else(|e| e.into_inner());
+            epoch.0 = epoch.0.saturating_sub(1);
+            if epoch.0 == 0 { epoch.1.take() } else { None }
+        };
+        if let Some(t) = last {
+            let _ = t.stop.send(());
+            // It wakes within one tick; a panic in it has nothing left to report.
+            let _ = t.thread.join();
+        }
+    }
+}
 
 /// The engine with the pooling instance allocator, as Spin runs it: memories, tables and
 /// fiber stacks of finished instances are reused instead of mapped and unmapped per
@@ -258,6 +307,9 @@ struct Loaded {
     redis_commands: Arc<AtomicU64>,
     /// The `wasi:http/proxy` view of `pre`, built once (`None` for non-HTTP components).
     proxy: Option<ProxyPre<State>>,
+    /// The `fermyon:spin/inbound-redis` view of `pre`, built once (`None` for components
+    /// that do not export it).
+    redis: Option<RedisComponentPre<State>>,
     /// This host's outbound Redis connections (shared by its components).
     redis_pool: Arc<RedisPool>,
     /// This host's idle outbound HTTP connections (shared by its components).
@@ -552,7 +604,10 @@ async fn serve_redis(
             .get(&trigger.component)
             .cloned()
             .ok_or_else(|| anyhow!("unknown component `{}`", trigger.component))?;
-        let pre = RedisComponentPre::new(c.pre.clone())?;
+        let pre = match &c.redis {
+            Some(pre) => pre.clone(),
+            None => RedisComponentPre::new(c.pre.clone())?,
+        };
         let pubsub = subscribe().await?;
         Ok::<_, anyhow::Error>((pubsub, c, pre))
     };
@@ -618,7 +673,7 @@ async fn serve_redis(
     }
 }
 
-// ------------------------------------------------------------------ measurement hooks
+// ------------------------------------------------------------------ views and meters
 
 /// The `wasi:http/proxy` view of a component's pre-instantiation, built once at start
 /// (export lookups by name); rebuilt here only to report why a component is not HTTP.
@@ -661,7 +716,21 @@ impl wasmtime::ResourceLimiter for MemoryMeter {
     }
 }
 
-/// Hooks for the benchmark (`bench/`): what the host does per request, measured alone.
+/// What one component's instances have done so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ComponentStats {
+    /// The most linear memory (bytes) one instance has had.
+    pub peak_memory: usize,
+    /// Outbound Redis commands the instances have sent.
+    pub redis_commands: u64,
+}
+
+/// An instance of a component that was never called; dropping it frees its slot.
+pub struct Instance {
+    _store: Store<State>,
+}
+
+/// What runs in the host: its components, their counters, and instantiation alone.
 impl Host {
     /// The ids of the app's components.
     pub fn component_ids(&self) -> Vec<String> {
@@ -670,59 +739,35 @@ impl Host {
         ids
     }
 
-    /// The most linear memory (bytes) one instance of `component` has had so far.
-    pub fn peak_memory(&self, component: &str) -> Option<usize> {
+    /// The counters of `component`; `None` if the app has no such component.
+    pub fn stats(&self, component: &str) -> Option<ComponentStats> {
         self.shared
             .components
             .get(component)
-            .map(|c| c.peak_memory.load(Ordering::Relaxed))
+            .map(|c| ComponentStats {
+                peak_memory: c.peak_memory.load(Ordering::Relaxed),
+                redis_commands: c.redis_commands.load(Ordering::Relaxed),
+            })
     }
 
-    /// How many outbound Redis commands instances of `component` have sent so far.
-    pub fn redis_commands(&self, component: &str) -> Option<u64> {
-        self.shared
-            .components
-            .get(component)
-            .map(|c| c.redis_commands.load(Ordering::Relaxed))
-    }
-
-    /// Instantiates `component` `n` times the way a request or message does (a new
-    /// `Store`, then instantiation from the pre-instantiated component) without calling
-    /// it, and returns how long each took.
-    pub async fn instantiation_times(&self, component: &str, n: usize) -> Result<Vec<Duration>> {
+    /// Instantiates `component` the way a request or message does (a new `Store`, then
+    /// instantiation from the pre-instantiated component) without calling it.
+    pub async fn instantiate(&self, component: &str) -> Result<Instance> {
         let c = self
             .shared
             .components
             .get(component)
             .cloned()
             .ok_or_else(|| anyhow!("unknown component `{component}`"))?;
-        let http = self
-            .shared
-            .app
-            .http_routes
-            .iter()
-            .any(|r| r.component == component);
-        // The Redis trigger builds its pre-instantiation once per subscription.
-        let redis_pre = if http {
-            None
-        } else {
-            Some(RedisComponentPre::new(c.pre.clone())?)
-        };
-        let mut times = Vec::with_capacity(n);
-        for _ in 0..n {
-            let started = Instant::now();
-            let mut store = new_store(&self.shared, &c);
-            match &redis_pre {
-                None => {
-                    proxy_pre(&c)?.instantiate_async(&mut store).await?;
-                }
-                Some(pre) => {
-                    pre.instantiate_async(&mut store).await?;
-                }
+        let mut store = new_store(&self.shared, &c);
+        match &c.redis {
+            Some(pre) if c.proxy.is_none() => {
+                pre.instantiate_async(&mut store).await?;
             }
-            times.push(started.elapsed());
-            drop(store);
+            _ => {
+                proxy_pre(&c)?.instantiate_async(&mut store).await?;
+            }
         }
-        Ok(times)
+        Ok(Instance { _store: store })
     }
 }

@@ -10,7 +10,7 @@
 mod common;
 
 use base64::Engine as _;
-use common::{API_TOKEN, CLIENT_ID, CLIENT_SECRET, TestApp};
+use common::{API_TOKEN, App, CLIENT_ID, CLIENT_SECRET};
 use gcal_tests::fakes::StartPage;
 use serde_json::{Value, json};
 use std::io::{Read as _, Write as _};
@@ -282,12 +282,12 @@ impl Drop for Browser {
 
 /// The test app on a known port, its redirect URI registered with the fake Google, the
 /// user `demo`, and the emulator's start page for `demo`.
-async fn start() -> (TestApp, StartPage) {
+async fn start() -> (App, StartPage) {
     let port = gcal_tests::redis_server::free_port().expect("a free port");
     let redirect = format!("http://127.0.0.1:{port}/auth/callback");
     let app = {
         let redirect = redirect.clone();
-        TestApp::start_with(move |mut c| {
+        App::start_with(move |mut c| {
             c.listen = std::net::SocketAddr::from(([127, 0, 0, 1], port));
             c.variable("google_redirect_uri", redirect)
         })
@@ -327,7 +327,7 @@ async fn to_consent(browser: &Browser, page: &StartPage) {
 }
 
 /// The service's page at `/auth/callback`, its style applied (the CSP allows it).
-async fn assert_callback_page(browser: &Browser, app: &TestApp) {
+async fn assert_callback_page(browser: &Browser, app: &App) {
     let url = browser.current_url().await;
     assert!(
         url.starts_with(&app.url("/auth/callback?")),

@@ -8,18 +8,14 @@
 mod common;
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use common::{
-    API_TOKEN, CLIENT_SECRET, Subscription, TestApp, cipher, enc, eventually, key_b64, redis_con,
-    stream_events, xrange,
-};
+use common::{Api, App, Connected, Subscription, cipher, enc, eventually, stream_events};
 use gcal_core::{AccessToken, RefreshToken};
-use gcal_tests::fakes::Fault;
 use gcal_tests::fakes::google::Route as GoogleRoute;
+use gcal_tests::fakes::{Fault, Faulty as _};
 use redis::Commands as _;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashSet};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const CALENDAR_EVENTS: &str = "https://www.googleapis.com/auth/calendar.events";
@@ -46,187 +42,39 @@ const EVENT_FIELDS: [&str; 14] = [
 
 // ------------------------------------------------------------------ the client side
 
-/// A response, read completely.
-#[derive(Debug)]
-struct Resp {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    text: String,
-}
-
-impl Resp {
-    #[track_caller]
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.text))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// Asserts the status; returns the JSON body.
-    #[track_caller]
-    fn ok(&self, status: u16) -> Value {
-        assert_eq!(self.status, status, "{}", self.text);
-        self.json()
-    }
-
-    /// Asserts an RFC 9457 problem with this status and code; returns the body.
-    #[track_caller]
-    fn problem(&self, status: u16, code: &str) -> Value {
-        let body = self.json();
-        assert_eq!(
-            (self.status, body["code"].as_str().unwrap_or("")),
-            (status, code),
-            "{}",
-            self.text
-        );
-        assert_eq!(
-            self.header("content-type"),
-            Some("application/problem+json"),
-            "{}",
-            self.text
-        );
-        assert_eq!(body["status"], status, "{body}");
-        for field in ["type", "title", "detail", "request_id"] {
-            assert!(
-                !body[field].as_str().unwrap_or("").is_empty(),
-                "{field} in {body}"
-            );
-        }
-        body
-    }
-}
-
-/// Talks to the host and keeps every body it received, for the secret checks.
-struct Api<'a> {
-    app: &'a TestApp,
-    seen: Mutex<Vec<String>>,
-}
-
-impl<'a> Api<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Api {
-            app,
-            seen: Mutex::new(Vec::new()),
-        }
-    }
-
-    async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
-        let resp = req.send().await.expect("the host answers");
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.expect("a readable body");
-        self.seen.lock().unwrap().push(text.clone());
-        Resp {
-            status,
-            headers,
-            text,
-        }
-    }
-
-    async fn get(&self, path: &str) -> Resp {
-        self.send(self.app.authed(Method::GET, path)).await
-    }
-
-    async fn delete(&self, path: &str) -> Resp {
-        self.send(self.app.authed(Method::DELETE, path)).await
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> Resp {
-        self.send(self.app.authed(Method::POST, path).json(body))
-            .await
-    }
-
-    async fn patch(&self, path: &str, body: &Value) -> Resp {
-        self.send(self.app.authed(Method::PATCH, path).json(body))
-            .await
-    }
-
-    async fn post_with_key(&self, path: &str, key: &str, body: &Value) -> Resp {
-        self.send(
-            self.app
-                .authed(Method::POST, path)
-                .header("idempotency-key", key)
-                .json(body),
-        )
-        .await
-    }
-
+/// The events routes and connecting a user, asserted, on the shared client.
+trait EventsApi {
     /// `GET /events/{user}?{query}`, asserted to succeed.
+    async fn list(&self, user: &str, query: &str) -> Value;
+    /// `POST /events/{user}`, asserted to be 201.
+    async fn create(&self, user: &str, body: &Value) -> Value;
+    /// The whole OAuth flow for `user` (added to the REST service with `email` and
+    /// `time_zone`); returns the tokens Google issued. The fake's account is the email.
+    async fn connect(&self, user: &str, email: &str, time_zone: Option<&str>) -> Connected;
+}
+
+impl EventsApi for Api<'_> {
     async fn list(&self, user: &str, query: &str) -> Value {
         let r = self.get(&format!("/events/{user}?{query}")).await;
         assert_eq!(r.status, 200, "{query}: {} {}", r.text, self.app.logs());
         r.json()
     }
 
-    /// `POST /events/{user}`, asserted to be 201.
     async fn create(&self, user: &str, body: &Value) -> Value {
         let r = self.post(&format!("/events/{user}"), body).await;
         assert_eq!(r.status, 201, "{body}: {} {}", r.text, self.app.logs());
         r.json()
     }
 
-    /// The whole OAuth flow for `user` (added to the REST service with `email` and
-    /// `time_zone`); returns the tokens Google issued. The fake's account is the email.
     async fn connect(&self, user: &str, email: &str, time_zone: Option<&str>) -> Connected {
         self.app.rest.add_user(user, Some(email), time_zone);
-        let begun = self.get(&format!("/auth/url/{user}")).await.ok(200);
-        let consent = self
-            .app
-            .google
-            .consent(begun["auth_url"].as_str().expect("auth_url"))
-            .expect("consent");
-        let callback = format!(
-            "/auth/callback?code={}&state={}",
-            enc(&consent.code),
-            enc(&consent.state)
-        );
-        let r = self.send(self.app.http.get(self.app.url(&callback))).await;
-        assert_eq!(r.status, 200, "{} {}", r.text, self.app.logs());
-        let issued = self.app.google.last_issued_tokens().expect("tokens issued");
-        Connected {
-            access: issued.access_token,
-            refresh: issued.refresh_token.expect("a refresh token"),
-            code: consent.code,
-        }
+        common::connect(self, user).await
     }
-
-    /// No secret in the component logs, any body we received, the stream or Redis.
-    #[track_caller]
-    fn assert_no_secrets(&self, secrets: &[String]) {
-        let mut places: Vec<(String, String)> = vec![("component logs".into(), self.app.logs())];
-        for (i, body) in self.seen.lock().unwrap().iter().enumerate() {
-            places.push((format!("response body {i}"), body.clone()));
-        }
-        for (key, value) in redis_dump(self.app) {
-            places.push((format!("redis key {key}"), value));
-        }
-        let mut all: Vec<String> = vec![API_TOKEN.into(), CLIENT_SECRET.into(), key_b64()];
-        all.extend(secrets.iter().cloned());
-        for secret in &all {
-            assert!(secret.len() >= 8, "{secret:?} is too short to search for");
-            for (place, text) in &places {
-                assert!(
-                    !text.contains(secret.as_str()),
-                    "a secret ({}…) is in the {place}",
-                    &secret[..4]
-                );
-            }
-        }
-    }
-}
-
-struct Connected {
-    access: String,
-    refresh: String,
-    code: String,
 }
 
 /// Stores a credential record for `user` (added to REST with `email` as its account)
 /// directly, with fresh Google tokens whose stored expiry is `expires_in` from now.
-fn seed(app: &TestApp, user: &str, email: &str, expires_in: ChronoDuration) -> (String, String) {
+fn seed(app: &App, user: &str, email: &str, expires_in: ChronoDuration) -> (String, String) {
     app.rest.add_user(user, Some(email), None);
     let (access, refresh) = app.google.issue_tokens_for(email, &[CALENDAR_EVENTS]);
     let c = cipher();
@@ -247,7 +95,7 @@ fn seed(app: &TestApp, user: &str, email: &str, expires_in: ChronoDuration) -> (
 }
 
 /// The plaintext of an `_enc` field of the stored record.
-fn stored_token(app: &TestApp, user: &str, field: &str) -> String {
+fn stored_token(app: &App, user: &str, field: &str) -> String {
     let record = app.rest.credentials(user).expect("a credential record");
     let enc = record[field].as_str().expect(field);
     let clear = match field {
@@ -266,11 +114,11 @@ fn timed(summary: &str, start: &str, end: &str, zone: Option<&str>) -> Value {
 }
 
 /// Creates an event at the fake behind the service's back; returns its id.
-fn direct(app: &TestApp, account: &str, summary: &str, start: &str, end: &str) -> String {
+fn direct(app: &App, account: &str, summary: &str, start: &str, end: &str) -> String {
     direct_with(app, account, json!({"summary": summary}), start, end)
 }
 
-fn direct_with(app: &TestApp, account: &str, mut event: Value, start: &str, end: &str) -> String {
+fn direct_with(app: &App, account: &str, mut event: Value, start: &str, end: &str) -> String {
     event["start"] = json!({"dateTime": start});
     event["end"] = json!({"dateTime": end});
     let stored = app
@@ -299,7 +147,7 @@ fn summaries(list: &Value) -> Vec<String> {
 }
 
 /// Events stored at the fake for `account`'s primary calendar that are not deleted.
-fn live_events(app: &TestApp, account: &str) -> Vec<Value> {
+fn live_events(app: &App, account: &str) -> Vec<Value> {
     app.google
         .events(account, "primary")
         .into_iter()
@@ -308,7 +156,7 @@ fn live_events(app: &TestApp, account: &str) -> Vec<Value> {
 }
 
 /// Calendar API requests the fake received with this method whose path ends in `suffix`.
-fn google_requests(app: &TestApp, method: &str, suffix: &str) -> usize {
+fn google_requests(app: &App, method: &str, suffix: &str) -> usize {
     app.google
         .requests()
         .iter()
@@ -318,7 +166,7 @@ fn google_requests(app: &TestApp, method: &str, suffix: &str) -> usize {
 }
 
 /// The last `events.list` query the fake received.
-fn last_list_query(app: &TestApp) -> Vec<(String, String)> {
+fn last_list_query(app: &App) -> Vec<(String, String)> {
     app.google
         .requests()
         .iter()
@@ -338,7 +186,7 @@ fn param(pairs: &[(String, String)], name: &str) -> Option<String> {
 // ------------------------------------------------------------------ Redis side
 
 /// The `calendar.event.*` CloudEvents in the stream, oldest first.
-fn event_messages(app: &TestApp) -> Vec<Value> {
+fn event_messages(app: &App) -> Vec<Value> {
     stream_events(app)
         .into_iter()
         .filter(|e| {
@@ -347,35 +195,6 @@ fn event_messages(app: &TestApp) -> Vec<Value> {
                 .is_some_and(|t| t.starts_with("calendar.event."))
         })
         .collect()
-}
-
-/// Every `gcal:*` key with its value(s) as text.
-fn redis_dump(app: &TestApp) -> Vec<(String, String)> {
-    let mut con = redis_con(app);
-    let keys: Vec<String> = con.keys("gcal:*").unwrap();
-    let mut out = Vec::new();
-    for key in keys {
-        let kind: String = redis::cmd("TYPE").arg(&key).query(&mut con).unwrap();
-        let value = match kind.as_str() {
-            "string" => con
-                .get::<_, Option<Vec<u8>>>(&key)
-                .unwrap()
-                .map(|v| String::from_utf8_lossy(&v).into_owned())
-                .unwrap_or_default(),
-            "list" => con
-                .lrange::<_, Vec<String>>(&key, 0, -1)
-                .unwrap()
-                .join("\n"),
-            "stream" => xrange(&mut con, &key)
-                .into_iter()
-                .flat_map(|(_, fields)| fields)
-                .collect::<Vec<_>>()
-                .join("\n"),
-            _ => String::new(),
-        };
-        out.push((key, value));
-    }
-    out
 }
 
 /// A CloudEvent 1.0 of the events source about `user`'s event `event_id`.
@@ -411,8 +230,8 @@ fn assert_event_message(m: &Value, kind: &str, user: &str, event_id: &str) {
 
 #[tokio::test]
 async fn list_filters_by_time_window_and_text() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     api.connect(USER, EMAIL, None).await;
     let a = direct(
         &app,
@@ -540,8 +359,8 @@ async fn list_filters_by_time_window_and_text() {
 
 #[tokio::test]
 async fn list_pages_through_three_pages_with_every_item_exactly_once() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     api.connect(USER, EMAIL, None).await;
     let mut created = Vec::new();
     for day in 1..=7 {
@@ -591,8 +410,8 @@ async fn list_pages_through_three_pages_with_every_item_exactly_once() {
 
 #[tokio::test]
 async fn single_events_and_order_by_follow_the_rules() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     api.connect(USER, EMAIL, None).await;
     let late = direct(
         &app,
@@ -665,8 +484,8 @@ async fn single_events_and_order_by_follow_the_rules() {
 
 #[tokio::test]
 async fn a_sync_token_returns_only_changes_and_an_expired_one_is_410() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     api.connect(USER, EMAIL, None).await;
     let kept = direct(
         &app,
@@ -743,8 +562,8 @@ async fn a_sync_token_returns_only_changes_and_an_expired_one_is_410() {
 
 #[tokio::test]
 async fn bad_list_parameters_are_400_before_any_call_to_google() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     api.connect(USER, EMAIL, None).await;
     let calls = app.google.api_calls();
     let refreshes = app.google.token_calls("refresh_token");
@@ -789,7 +608,7 @@ async fn bad_list_parameters_are_400_before_any_call_to_google() {
     api.get("/events/not%20a%20user")
         .await
         .problem(400, "invalid_user_id");
-    let anonymous = api.send(app.http.get(app.url("/events/u1"))).await;
+    let anonymous = api.send(api.request(Method::GET, "/events/u1")).await;
     anonymous.problem(401, "unauthorized");
     assert_eq!(app.google.api_calls(), calls, "{:?}", app.google.requests());
     assert_eq!(app.google.token_calls("refresh_token"), refreshes);
@@ -799,8 +618,8 @@ async fn bad_list_parameters_are_400_before_any_call_to_google() {
 
 #[tokio::test]
 async fn creates_timed_and_all_day_events() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     api.connect(USER, EMAIL, None).await;
 
     let body = json!({
@@ -922,8 +741,8 @@ async fn creates_timed_and_all_day_events() {
 
 #[tokio::test]
 async fn local_times_are_resolved_in_their_zone_across_dst() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     api.connect(USER, EMAIL, None).await;
     let berlin = |start: &str, end: &str| timed("Local", start, end, Some("Europe/Berlin"));
 
@@ -991,8 +810,8 @@ async fn local_times_are_resolved_in_their_zone_across_dst() {
 
 #[tokio::test]
 async fn a_local_time_without_zone_takes_the_users_time_zone() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     // A user id with `@` and `.`: percent-encoded on the way to the REST service.
     let ann = "ann.lee@example.com";
     api.connect(ann, ann, Some("America/New_York")).await;
@@ -1061,8 +880,8 @@ async fn a_local_time_without_zone_takes_the_users_time_zone() {
 
 #[tokio::test]
 async fn invalid_bodies_are_refused_with_their_codes() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     api.connect(USER, EMAIL, None).await;
     let calls = app.google.api_calls();
     let z = Some("Europe/Berlin");
@@ -1147,7 +966,8 @@ async fn invalid_bodies_are_refused_with_their_codes() {
     }
     // Not JSON at all.
     api.send(
-        app.authed(Method::POST, "/events/u1")
+        app.api()
+            .authed(Method::POST, "/events/u1")
             .header("content-type", "application/json")
             .body("{\"summary\": "),
     )
@@ -1164,17 +984,23 @@ async fn invalid_bodies_are_refused_with_their_codes() {
     // JSON only, for POST and PATCH alike.
     let good = timed("x", "2026-07-10T09:00:00Z", "2026-07-10T10:00:00Z", None).to_string();
     api.send(
-        app.authed(Method::POST, "/events/u1")
+        app.api()
+            .authed(Method::POST, "/events/u1")
             .header("content-type", "text/plain")
             .body(good.clone()),
     )
     .await
     .problem(415, "unsupported_media_type");
-    api.send(app.authed(Method::POST, "/events/u1").body(good.clone()))
-        .await
-        .problem(415, "unsupported_media_type");
     api.send(
-        app.authed(Method::PATCH, "/events/u1/abcdef12345")
+        app.api()
+            .authed(Method::POST, "/events/u1")
+            .body(good.clone()),
+    )
+    .await
+    .problem(415, "unsupported_media_type");
+    api.send(
+        app.api()
+            .authed(Method::PATCH, "/events/u1/abcdef12345")
             .header("content-type", "application/x-www-form-urlencoded")
             .body("summary=x"),
     )
@@ -1188,8 +1014,8 @@ async fn invalid_bodies_are_refused_with_their_codes() {
 
 #[tokio::test]
 async fn the_same_idempotency_key_five_times_in_a_row_makes_one_event() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     api.connect(USER, EMAIL, None).await;
     api.connect("u2", "u2@example.com", None).await;
     let body = timed("Once", "2026-07-10T09:00:00Z", "2026-07-10T10:00:00Z", None);
@@ -1259,8 +1085,8 @@ async fn the_same_idempotency_key_five_times_in_a_row_makes_one_event() {
 
 #[tokio::test]
 async fn the_same_idempotency_key_five_times_at_once_makes_one_event() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     api.connect(USER, EMAIL, None).await;
     let body = timed("Once", "2026-07-10T09:00:00Z", "2026-07-10T10:00:00Z", None);
 
@@ -1294,8 +1120,8 @@ async fn the_same_idempotency_key_five_times_at_once_makes_one_event() {
 
 #[tokio::test]
 async fn get_patch_and_delete_one_event() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     api.connect(USER, EMAIL, None).await;
     let mut body = timed(
         "Review",
@@ -1422,8 +1248,8 @@ async fn get_patch_and_delete_one_event() {
 
 #[tokio::test]
 async fn patch_switches_an_event_between_timed_and_all_day() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     api.connect(USER, EMAIL, None).await;
     let ev = api
         .create(
@@ -1475,8 +1301,8 @@ async fn patch_switches_an_event_between_timed_and_all_day() {
 
 #[tokio::test]
 async fn unknown_events_and_calendars_are_404() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     api.connect(USER, EMAIL, None).await;
     let path = "/events/u1/abcdef0123456789";
     api.get(path).await.problem(404, "event_not_found");
@@ -1501,7 +1327,7 @@ async fn unknown_events_and_calendars_are_404() {
         .await
         .problem(400, "invalid_query");
     assert_eq!(app.google.api_calls(), calls);
-    api.send(app.authed(Method::PUT, path))
+    api.send(app.api().authed(Method::PUT, path))
         .await
         .problem(405, "method_not_allowed");
 }
@@ -1510,8 +1336,8 @@ async fn unknown_events_and_calendars_are_404() {
 
 #[tokio::test]
 async fn google_rate_limits_and_transient_errors_are_retried() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     api.connect(USER, EMAIL, None).await;
 
     // 429, then success: one event, created by the retry with the same id.
@@ -1566,8 +1392,8 @@ async fn google_rate_limits_and_transient_errors_are_retried() {
 
 #[tokio::test]
 async fn google_failing_for_good_is_503_or_429_within_the_budget() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     api.connect(USER, EMAIL, None).await;
     let body = timed(
         "Doomed",
@@ -1612,8 +1438,8 @@ async fn google_failing_for_good_is_503_or_429_within_the_budget() {
 
 #[tokio::test]
 async fn google_not_answering_is_a_503_after_one_timeout_not_a_hang() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     api.connect(USER, EMAIL, None).await;
 
     // Google accepts the connection and never answers in time. Each try waits for the
@@ -1634,8 +1460,8 @@ async fn google_not_answering_is_a_503_after_one_timeout_not_a_hang() {
 
 #[tokio::test]
 async fn a_401_from_google_refreshes_once_and_retries() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     let connected = api.connect(USER, EMAIL, None).await;
     assert_eq!(app.google.token_calls("refresh_token"), 0);
 
@@ -1681,8 +1507,8 @@ async fn a_401_from_google_refreshes_once_and_retries() {
 
 #[tokio::test]
 async fn an_expired_stored_access_token_is_refreshed_once() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     let (old_access, refresh) = seed(&app, USER, EMAIL, ChronoDuration::seconds(-30));
     app.google.expire_access_token(&old_access);
     // Another user's token expires in 30 s: within the 60 s margin, refreshed first.
@@ -1724,8 +1550,8 @@ async fn an_expired_stored_access_token_is_refreshed_once() {
 
 #[tokio::test]
 async fn twenty_concurrent_requests_with_an_expired_token_refresh_once() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     let (old_access, _) = seed(&app, USER, EMAIL, ChronoDuration::seconds(-30));
     app.google.expire_access_token(&old_access);
 
@@ -1753,8 +1579,8 @@ async fn twenty_concurrent_requests_with_an_expired_token_refresh_once() {
 
 #[tokio::test]
 async fn a_revoked_grant_asks_for_reauthorization_and_says_so_once() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     let connected = api.connect(USER, EMAIL, None).await;
     api.list(USER, "").await;
 
@@ -1807,8 +1633,8 @@ async fn a_revoked_grant_asks_for_reauthorization_and_says_so_once() {
 
 #[tokio::test]
 async fn the_rest_service_down_does_not_matter_while_the_token_is_cached() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     api.connect(USER, EMAIL, None).await;
     api.list(USER, "").await;
 
@@ -1840,7 +1666,7 @@ async fn the_rest_service_down_does_not_matter_while_the_token_is_cached() {
     )
     .await
     .problem(503, "rest_unavailable");
-    redis_con(&app)
+    app.redis()
         .del::<_, ()>(format!("gcal:token:{USER}"))
         .unwrap();
     api.get("/events/u1").await.problem(503, "rest_unavailable");
@@ -1856,15 +1682,15 @@ async fn the_rest_service_down_does_not_matter_while_the_token_is_cached() {
 
 #[tokio::test]
 async fn redis_down_is_a_503_problem_and_recovers() {
-    let mut app = TestApp::start().await;
+    let app = App::start().await;
     {
-        let api = Api::new(&app);
+        let api = app.api();
         api.connect(USER, EMAIL, None).await;
         api.list(USER, "").await;
     }
-    app.redis.kill();
+    app.kill_redis();
     {
-        let api = Api::new(&app);
+        let api = app.api();
         let started = Instant::now();
         api.get("/events/u1")
             .await
@@ -1883,8 +1709,8 @@ async fn redis_down_is_a_503_problem_and_recovers() {
         let logs = app.logs();
         assert!(!logs.contains("panicked"), "{logs}");
     }
-    app.redis.restart().expect("redis restarts");
-    let api = Api::new(&app);
+    app.restart_redis();
+    let api = app.api();
     // The token cache is gone with Redis: the REST service provides it again.
     api.list(USER, "").await;
     api.create(
@@ -1898,8 +1724,8 @@ async fn redis_down_is_a_503_problem_and_recovers() {
 
 #[tokio::test]
 async fn the_request_after_the_limit_is_429_for_that_user_only() {
-    let app = TestApp::start_with(|cfg| cfg.variable("rate_limit_per_minute", "5")).await;
-    let api = Api::new(&app);
+    let app = App::start_with(|cfg| cfg.variable("rate_limit_per_minute", "5")).await;
+    let api = app.api();
     // Seeded rather than connected: the auth routes count against the same budget.
     seed(&app, USER, EMAIL, ChronoDuration::hours(1));
     seed(&app, "u2", "u2@example.com", ChronoDuration::hours(1));
@@ -1959,8 +1785,8 @@ async fn the_request_after_the_limit_is_429_for_that_user_only() {
 
 #[tokio::test]
 async fn every_write_publishes_exactly_one_cloudevent() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     let connected = api.connect(USER, EMAIL, None).await;
     let sub = Subscription::start(&app, &app.channel).await;
 
@@ -2021,8 +1847,8 @@ async fn every_write_publishes_exactly_one_cloudevent() {
 
 #[tokio::test]
 async fn no_token_or_key_in_logs_bodies_or_redis() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     let first = api.connect(USER, EMAIL, None).await;
     let second = api.connect("u2", "u2@example.com", None).await;
 
@@ -2064,13 +1890,8 @@ async fn no_token_or_key_in_logs_bodies_or_redis() {
         .problem(401, "reauthorization_required");
     api.delete(&path).await;
 
-    api.assert_no_secrets(&[
-        first.access,
-        first.refresh,
-        first.code,
-        second.access,
-        second.refresh,
-        second.code,
-        refreshed,
-    ]);
+    let mut secrets = first.secrets();
+    secrets.extend(second.secrets());
+    secrets.push(("refreshed access token", refreshed));
+    api.assert_no_secrets(&secrets, &[]);
 }

@@ -22,11 +22,9 @@
 
 mod common;
 
-use common::{API_TOKEN, Api, CLIENT_ID, CLIENT_SECRET};
+use common::{App, Callback};
 use gcal_tests::fakes::rest::Route as RestRoute;
-use gcal_tests::fakes::{FakeGoogle, FakeRest, Fault};
-use gcal_tests::host::Host;
-use gcal_tests::redis_server::RedisServer;
+use gcal_tests::fakes::{FakeRest, Fault, Faulty as _};
 use rand::{Rng as _, SeedableRng as _};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -53,27 +51,9 @@ const MEMORY_SLACK: u64 = 64 << 20;
 const CREATE_TRIES: usize = 200;
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
-struct App {
-    host: Host,
-    redis: Mutex<RedisServer>,
-    google: FakeGoogle,
-    rest: FakeRest,
-    http: reqwest::Client,
-    users: Vec<String>,
-}
-
-impl App {
-    fn url(&self, path: &str) -> String {
-        self.host.url(path)
-    }
-
-    fn redis(&self) -> redis::Connection {
-        self.redis
-            .lock()
-            .unwrap()
-            .client()
-            .expect("a Redis connection")
-    }
+/// The clients' users: `load0` .. `load{USERS-1}`.
+fn user(i: usize) -> String {
+    format!("load{i}")
 }
 
 /// What the clients saw.
@@ -100,14 +80,6 @@ struct Answer {
     body: Value,
 }
 
-impl Api for App {
-    fn authed(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, self.url(path))
-            .bearer_auth(API_TOKEN)
-    }
-}
-
 impl Tally {
     /// What went wrong for the clients, by kind: each list must stay empty.
     fn failures(&self) -> [(&'static str, &[String]); 4] {
@@ -120,51 +92,37 @@ impl Tally {
     }
 }
 
-impl App {
-    /// Sends, reads, checks the body of error answers, and counts.
-    async fn send(
-        &self,
-        tally: &Mutex<Tally>,
-        what: &str,
-        req: reqwest::RequestBuilder,
-    ) -> Option<Answer> {
-        let resp = match req.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                tally.lock().unwrap().transport.push(format!("{what}: {e}"));
-                return None;
-            }
-        };
-        let status = resp.status().as_u16();
-        let content_type = common::content_type(&resp);
-        let text = match resp.text().await {
-            Ok(t) => t,
-            Err(e) => {
-                tally
-                    .lock()
-                    .unwrap()
-                    .transport
-                    .push(format!("{what}: body: {e}"));
-                return None;
-            }
-        };
-        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        let mut t = tally.lock().unwrap();
-        *t.statuses.entry(status).or_default() += 1;
-        if status >= 400 {
-            let code = body["code"].as_str().unwrap_or("");
-            if content_type != "application/problem+json"
-                || code.is_empty()
-                || body["status"] != status
-            {
-                t.bare
-                    .push(format!("{what}: {status} {content_type:?} {text:.200}"));
-            } else {
-                *t.codes.entry(format!("{status} {code}")).or_default() += 1;
-            }
+/// Sends, reads, checks the body of error answers, and counts.
+async fn send(
+    app: &App,
+    tally: &Mutex<Tally>,
+    what: &str,
+    req: reqwest::RequestBuilder,
+) -> Option<Answer> {
+    // A client of its own per request: it keeps what it received only this long.
+    let r = match app.api().try_fetch(req).await {
+        Ok(r) => r,
+        Err(e) => {
+            tally.lock().unwrap().transport.push(format!("{what}: {e}"));
+            return None;
         }
-        Some(Answer { status, body })
+    };
+    let (status, text) = (r.status, &r.text);
+    let content_type = r.header("content-type").unwrap_or("");
+    let body: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    let mut t = tally.lock().unwrap();
+    *t.statuses.entry(status).or_default() += 1;
+    if status >= 400 {
+        let code = body["code"].as_str().unwrap_or("");
+        if content_type != "application/problem+json" || code.is_empty() || body["status"] != status
+        {
+            t.bare
+                .push(format!("{what}: {status} {content_type:?} {text:.200}"));
+        } else {
+            *t.codes.entry(format!("{status} {code}")).or_default() += 1;
+        }
     }
+    Some(Answer { status, body })
 }
 
 /// Transient answers a client retries: Redis, Google or the REST service unavailable,
@@ -196,10 +154,11 @@ async fn create(app: &App, tally: &Mutex<Tally>, user: &str, n: usize) {
             tokio::time::sleep(RETRY_PAUSE).await;
         }
         let req = app
+            .api()
             .authed(Method::POST, &format!("/events/{user}"))
             .header("idempotency-key", &key)
             .json(&body);
-        let Some(a) = app.send(tally, "POST /events", req).await else {
+        let Some(a) = send(app, tally, "POST /events", req).await else {
             continue;
         };
         match a.status {
@@ -231,7 +190,7 @@ async fn create(app: &App, tally: &Mutex<Tally>, user: &str, n: usize) {
 /// One request of the mix, chosen by `n` (reproducibly).
 async fn one_request(app: &App, tally: &Mutex<Tally>, n: usize) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(SEED ^ (n as u64).wrapping_mul(0x9e37_79b9));
-    let user = app.users[rng.random_range(0..app.users.len())].clone();
+    let user = user(rng.random_range(0..USERS));
     let known: Option<String> = {
         let t = tally.lock().unwrap();
         let mine: Vec<&String> = t
@@ -258,39 +217,46 @@ async fn one_request(app: &App, tally: &Mutex<Tally>, n: usize) {
     match (roll, known) {
         (0..30, _) => create(app, tally, &user, n).await,
         (30..40, Some(id)) => {
-            let req = app.authed(Method::GET, &format!("/events/{user}/{id}"));
+            let req = app
+                .api()
+                .authed(Method::GET, &format!("/events/{user}/{id}"));
             expect(
-                app.send(tally, "GET /events/{u}/{id}", req).await,
+                send(app, tally, "GET /events/{u}/{id}", req).await,
                 &[200],
                 "get",
             );
         }
         (40..45, Some(id)) => {
             let req = app
+                .api()
                 .authed(Method::PATCH, &format!("/events/{user}/{id}"))
                 .json(&json!({"description": format!("patched by {n}")}));
             expect(
-                app.send(tally, "PATCH /events/{u}/{id}", req).await,
+                send(app, tally, "PATCH /events/{u}/{id}", req).await,
                 &[200],
                 "patch",
             );
         }
         (45..55, _) => {
-            let req = app.authed(Method::GET, &format!("/auth/status/{user}"));
+            let req = app
+                .api()
+                .authed(Method::GET, &format!("/auth/status/{user}"));
             expect(
-                app.send(tally, "GET /auth/status", req).await,
+                send(app, tally, "GET /auth/status", req).await,
                 &[200],
                 "status",
             );
         }
         (55..62, _) => {
             let req = app.http.get(app.url("/health"));
-            expect(app.send(tally, "GET /health", req).await, &[200], "health");
+            expect(send(app, tally, "GET /health", req).await, &[200], "health");
         }
         _ => {
-            let req = app.authed(Method::GET, &format!("/events/{user}?max_results=5"));
+            let req = app
+                .api()
+                .authed(Method::GET, &format!("/events/{user}?max_results=5"));
             expect(
-                app.send(tally, "GET /events/{u}", req).await,
+                send(app, tally, "GET /events/{u}", req).await,
                 &[200],
                 "list",
             );
@@ -328,20 +294,7 @@ fn rss_bytes() -> u64 {
 async fn connect(app: &App, user: &str) {
     app.rest
         .add_user(user, Some(&format!("{user}@example.com")), None);
-    let begun = common::ok_json(app.authed(Method::GET, &format!("/auth/url/{user}"))).await;
-    let consent = app
-        .google
-        .consent(begun["auth_url"].as_str().expect("auth_url"))
-        .expect("consent");
-    let r = app
-        .http
-        .post(app.url("/auth/callback"))
-        .bearer_auth(API_TOKEN)
-        .json(&json!({"code": consent.code, "state": consent.state}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    common::connect_by(&app.api(), user, Callback::Post).await;
 }
 
 /// Accepted `calendar.event.created` notifications per event id, duplicates included.
@@ -389,7 +342,7 @@ fn tail(text: &str, n: usize) -> String {
 /// which then drains the stream, taking over what the faults left behind.
 async fn sentinel(app: &App, tally: &Mutex<Tally>, n: usize) {
     let before = tally.lock().unwrap().created.len();
-    create(app, tally, &app.users[0], n).await;
+    create(app, tally, &user(0), n).await;
     assert_eq!(
         tally.lock().unwrap().created.len(),
         before + 1,
@@ -398,36 +351,11 @@ async fn sentinel(app: &App, tally: &Mutex<Tally>, n: usize) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
-    gcal_tests::build::components().expect("building the components");
-    let redis = RedisServer::start_persistent().expect("starting redis-server");
-    let google = FakeGoogle::start().await.expect("starting fake Google");
-    let rest = FakeRest::start().await.expect("starting fake REST");
-    google.register_client(CLIENT_ID, CLIENT_SECRET, "http://127.0.0.1:9/auth/callback");
-    let channel = format!("test.events.{}", uuid::Uuid::new_v4());
-    let cfg = common::config(&redis, &google, &rest, &channel)
-        // The load is the point: the per-user budget must not turn it into 429s.
-        .variable("rate_limit_per_minute", "1000000");
-    let host = Host::start(cfg).await.expect("starting the test host");
-    let app = App {
-        host,
-        redis: Mutex::new(redis),
-        google,
-        rest,
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap(),
-        users: (0..USERS).map(|i| format!("load{i}")).collect(),
-    };
-    for user in &app.users {
-        connect(&app, user).await;
-    }
-    let tally = Arc::new(Mutex::new(Tally::default()));
-
+/// Step 1 of the run: requests without faults; every warm-up event notified. Returns
+/// the memory baseline.
+async fn warm_up(app: &App, tally: &Mutex<Tally>) -> u64 {
     // ---- warm-up without faults, then the memory baseline
-    run_load(&app, &tally, 0, WARMUP_REQUESTS).await;
+    run_load(app, tally, 0, WARMUP_REQUESTS).await;
     {
         let t = tally.lock().unwrap();
         for (what, list) in t.failures() {
@@ -460,34 +388,34 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
             some(&missing)
         );
     }
-    let baseline = rss_bytes();
+    rss_bytes()
+}
 
+/// Step 2: the load under faults (chaos at both fakes, a Redis restart, a burst of
+/// refused notifications); the clients saw the faults, and every answer was right.
+async fn faulty_run(app: &App, tally: &Mutex<Tally>) {
     // ---- the faulty run
     app.google.set_chaos(ERROR_RATE, MAX_LATENCY, SEED);
     app.rest.set_chaos(ERROR_RATE, MAX_LATENCY, SEED + 1);
     let third = LOAD_REQUESTS / 3;
     let from = WARMUP_REQUESTS;
-    run_load(&app, &tally, from, from + third).await;
+    run_load(app, tally, from, from + third).await;
     // Redis dies a third into the run, while the clients are busy, and comes back a
     // second later (same port, same append-only file).
     let killer = async {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        app.redis.lock().unwrap().kill();
+        app.kill_redis();
         tokio::time::sleep(Duration::from_secs(1)).await;
-        tokio::task::block_in_place(|| app.redis.lock().unwrap().restart())
-            .expect("Redis restarts");
+        tokio::task::block_in_place(|| app.restart_redis());
     };
-    tokio::join!(
-        run_load(&app, &tally, from + third, from + 2 * third),
-        killer
-    );
+    tokio::join!(run_load(app, tally, from + third, from + 2 * third), killer);
     // A burst of refused notifications: they end as dead letters.
     app.rest.fail_next(
         RestRoute::Notifications,
         Fault::Status(503),
         REFUSED_NOTIFICATIONS,
     );
-    run_load(&app, &tally, from + 2 * third, from + LOAD_REQUESTS).await;
+    run_load(app, tally, from + 2 * third, from + LOAD_REQUESTS).await;
     let google_errors = app.google.chaos_injected();
     let rest_errors = app.rest.chaos_injected();
     app.google.clear_chaos();
@@ -531,10 +459,14 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
         host_notes.contains("subscribed to") && host_notes.contains("again"),
         "the Redis trigger did not resubscribe after the restart: {host_notes}"
     );
+}
 
+/// Step 3: no trapped component: with the faults gone, every route answers normally.
+/// Returns the next request number.
+async fn routes_answer_normally(app: &App, tally: &Mutex<Tally>) -> usize {
     // ---- no trapped component: with the faults gone, every route answers normally
     let mut n = WARMUP_REQUESTS + LOAD_REQUESTS;
-    sentinel(&app, &tally, n).await;
+    sentinel(app, tally, n).await;
     n += 1;
     let some_id = tally
         .lock()
@@ -558,7 +490,12 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
         (Method::GET, format!("/events/{some_user}/{some_id}"), 200),
         (Method::GET, "/admin/dlq".to_owned(), 200),
     ] {
-        let r = app.authed(method.clone(), &path).send().await.unwrap();
+        let r = app
+            .api()
+            .authed(method.clone(), &path)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(
             r.status().as_u16(),
             status,
@@ -566,7 +503,12 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
             r.text().await.unwrap_or_default()
         );
     }
+    n
+}
 
+/// Step 4: every created event exists at Google once and, after the dead letters were
+/// counted and replayed, was notified once. Returns how many letters were replayed.
+async fn each_created_event_once(app: &App, tally: &Mutex<Tally>, mut n: usize) -> usize {
     // ---- every created event: at Google once, and (after the dead letters) notified once
     let created: BTreeMap<String, String> = tally.lock().unwrap().created.clone();
     let mut at_google: BTreeMap<String, usize> = BTreeMap::new();
@@ -619,7 +561,7 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-        sentinel(&app, &tally, n).await;
+        sentinel(app, tally, n).await;
         n += 1;
     }
     assert!(
@@ -632,8 +574,8 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
     );
 
     // Dead letters: counted, then replayed until none is left.
-    let letters = dead_letters(&app);
-    let listed = common::dead_letters(&app).await;
+    let letters = dead_letters(app);
+    let listed = common::dead_letters(app).await;
     assert_eq!(listed["length"], letters, "{listed}");
     assert!(
         letters > 0,
@@ -641,13 +583,13 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
     );
     let mut replayed = 0;
     for _ in 0..10 {
-        let r = common::replay_dead_letters(&app).await;
+        let r = common::replay_dead_letters(app).await;
         replayed += r["replayed"].as_u64().unwrap_or(0);
         if r["remaining"] == 0 {
             break;
         }
     }
-    assert_eq!(dead_letters(&app), 0, "dead letters left after replay");
+    assert_eq!(dead_letters(app), 0, "dead letters left after replay");
     assert_eq!(replayed as usize, letters);
 
     let created: BTreeMap<String, String> = tally.lock().unwrap().created.clone();
@@ -681,6 +623,25 @@ async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
         "notifications delivered twice: {}",
         some(&twice)
     );
+    letters
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_faulty_loaded_run_loses_nothing_duplicates_nothing_and_recovers() {
+    let app = App::start_persistent_with(|c| {
+        // The load is the point: the per-user budget must not turn it into 429s.
+        c.variable("rate_limit_per_minute", "1000000")
+    })
+    .await;
+    for i in 0..USERS {
+        connect(&app, &user(i)).await;
+    }
+    let tally = Arc::new(Mutex::new(Tally::default()));
+
+    let baseline = warm_up(&app, &tally).await;
+    faulty_run(&app, &tally).await;
+    let n = routes_answer_normally(&app, &tally).await;
+    let letters = each_created_event_once(&app, &tally, n).await;
 
     // ---- memory: back near the warm-up baseline
     let settled_rss = {

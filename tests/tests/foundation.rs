@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{API_TOKEN, TestApp, eventually, problem};
+use common::{API_TOKEN, App, eventually, problem};
 use gcal_tests::host::{Host, HostConfig};
 use redis::Commands;
 use reqwest::Method;
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn health_answers_with_version_and_a_real_redis_round_trip() {
-    let app = TestApp::start().await;
+    let app = App::start().await;
     let resp = app
         .http
         .get(app.url("/health"))
@@ -29,7 +29,7 @@ async fn health_answers_with_version_and_a_real_redis_round_trip() {
     assert_eq!(body["checks"]["redis"], "ok");
 
     // The component really wrote to our Redis, with a bound on the key's life.
-    let mut r = app.redis.client().unwrap();
+    let mut r = app.redis();
     let stored: Option<String> = r.get("gcal:health:health-check-1").unwrap();
     assert_eq!(stored.as_deref(), Some("health-check-1"));
     let ttl: i64 = r.ttl("gcal:health:health-check-1").unwrap();
@@ -38,8 +38,8 @@ async fn health_answers_with_version_and_a_real_redis_round_trip() {
 
 #[tokio::test]
 async fn health_is_a_503_problem_when_redis_is_down() {
-    let mut app = TestApp::start().await;
-    app.redis.kill();
+    let app = App::start().await;
+    app.kill_redis();
     let resp = app.http.get(app.url("/health")).send().await.unwrap();
     assert!(resp.headers().contains_key("x-request-id"));
     let (status, code, body) = problem(resp).await;
@@ -50,14 +50,14 @@ async fn health_is_a_503_problem_when_redis_is_down() {
     );
     assert!(!body["request_id"].as_str().unwrap_or("").is_empty());
     // Back up: the next request works again, nothing is stuck.
-    app.redis.restart().unwrap();
+    app.restart_redis();
     let resp = app.http.get(app.url("/health")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
 }
 
 #[tokio::test]
 async fn unknown_paths_get_404_from_the_router_and_from_components() {
-    let app = TestApp::start().await;
+    let app = App::start().await;
     // No route matches: the host answers, as Spin does.
     for path in ["/", "/nope", "/healthz", "/health/extra", "/authx"] {
         let resp = app.http.get(app.url(path)).send().await.unwrap();
@@ -65,13 +65,19 @@ async fn unknown_paths_get_404_from_the_router_and_from_components() {
     }
     // A wildcard route matches but the component knows no such path: a problem body.
     let resp = app
+        .api()
         .authed(Method::GET, "/auth/no/such/thing")
         .send()
         .await
         .unwrap();
     let (status, code, _) = problem(resp).await;
     assert_eq!((status, code.as_str()), (404, "not_found"));
-    let resp = app.authed(Method::GET, "/events").send().await.unwrap();
+    let resp = app
+        .api()
+        .authed(Method::GET, "/events")
+        .send()
+        .await
+        .unwrap();
     let (status, code, _) = problem(resp).await;
     assert_eq!((status, code.as_str()), (404, "not_found"));
     // An exact route with the wrong method.
@@ -82,7 +88,7 @@ async fn unknown_paths_get_404_from_the_router_and_from_components() {
 
 #[tokio::test]
 async fn api_routes_need_a_configured_bearer_token() {
-    let app = TestApp::start().await;
+    let app = App::start().await;
     for path in ["/auth/status/u1", "/events/u1"] {
         for auth in [
             None,
@@ -123,9 +129,10 @@ async fn api_routes_need_a_configured_bearer_token() {
 
 #[tokio::test]
 async fn oversized_bodies_are_413() {
-    let app = TestApp::start().await;
+    let app = App::start().await;
     let big = vec![b'x'; 70 * 1024];
     let resp = app
+        .api()
         .authed(Method::POST, "/events/u1")
         .header("content-type", "application/json")
         .body(big)
@@ -155,8 +162,9 @@ async fn a_required_variable_missing_stops_the_host_with_its_name() {
 
 #[tokio::test]
 async fn a_required_variable_set_empty_is_a_500_problem_naming_it() {
-    let app = TestApp::start_with(|c| c.variable("api_tokens", "")).await;
+    let app = App::start_with(|c| c.variable("api_tokens", "")).await;
     let resp = app
+        .api()
         .authed(Method::GET, "/auth/status/u1")
         .send()
         .await
@@ -191,7 +199,7 @@ async fn redis_outside_allowed_outbound_hosts_is_refused() {
     );
     std::fs::write(dir.join("spin.toml"), narrowed).unwrap();
 
-    let app = TestApp::start_with(|mut c| {
+    let app = App::start_with(|mut c| {
         c.manifest = dir.join("spin.toml");
         c
     })
@@ -207,7 +215,7 @@ async fn redis_outside_allowed_outbound_hosts_is_refused() {
         "{}",
         app.host.logs().of("host")
     );
-    let mut r = app.redis.client().unwrap();
+    let mut r = app.redis();
     let keys: Vec<String> = r.keys("gcal:health:*").unwrap();
     assert!(keys.is_empty(), "nothing may reach Redis: {keys:?}");
     let _ = std::fs::remove_dir_all(dir);
@@ -215,8 +223,8 @@ async fn redis_outside_allowed_outbound_hosts_is_refused() {
 
 #[tokio::test]
 async fn a_message_on_the_events_channel_reaches_the_updates_component() {
-    let app = TestApp::start().await;
-    let mut r = app.redis.client().unwrap();
+    let app = App::start().await;
+    let mut r = app.redis();
     // Another channel is not ours: never delivered.
     let _: i64 = r
         .publish("some.other.channel", r#"{"id":"evt-elsewhere","type":"x"}"#)
@@ -258,7 +266,7 @@ async fn a_guest_past_the_timeout_gets_a_500_and_the_host_goes_on() {
             held.push(s);
         }
     });
-    let app = TestApp::start_with(|mut c| {
+    let app = App::start_with(|mut c| {
         c.timeout = Duration::from_millis(300);
         c.redis_triggers = false;
         c.variable("redis_address", format!("redis://{silent_addr}"))
@@ -285,7 +293,7 @@ async fn a_guest_past_the_timeout_gets_a_500_and_the_host_goes_on() {
 
 #[tokio::test]
 async fn request_ids_are_echoed_when_sane_and_replaced_otherwise() {
-    let app = TestApp::start().await;
+    let app = App::start().await;
     let resp = app
         .http
         .get(app.url("/health"))
@@ -317,8 +325,9 @@ fn request_line(logs: &str, rid: &str) -> Value {
 
 #[tokio::test]
 async fn each_request_logs_one_json_line_with_route_status_duration_user_and_upstream_calls() {
-    let app = TestApp::start().await;
+    let app = App::start().await;
     let resp = app
+        .api()
         .authed(Method::GET, "/events/u1")
         .header("x-request-id", "log-check-1")
         .send()
@@ -346,7 +355,7 @@ async fn each_request_logs_one_json_line_with_route_status_duration_user_and_ups
 
 #[tokio::test]
 async fn log_level_error_keeps_only_errors() {
-    let app = TestApp::start_with(|c| c.variable("log_level", "error")).await;
+    let app = App::start_with(|c| c.variable("log_level", "error")).await;
     let resp = app
         .http
         .get(app.url("/health"))
@@ -357,8 +366,7 @@ async fn log_level_error_keeps_only_errors() {
     assert_eq!(resp.status(), 200);
     assert!(!app.host.logs().of("health").contains("quiet-1"));
     // An error still shows.
-    let mut app = app;
-    app.redis.kill();
+    app.kill_redis();
     let resp = app
         .http
         .get(app.url("/health"))
@@ -375,8 +383,7 @@ async fn log_level_error_keeps_only_errors() {
 
 #[tokio::test]
 async fn cors_headers_exactly_as_configured() {
-    let app =
-        TestApp::start_with(|c| c.variable("cors_allowed_origins", "https://app.example")).await;
+    let app = App::start_with(|c| c.variable("cors_allowed_origins", "https://app.example")).await;
     let preflight = |origin: &'static str| {
         app.http
             .request(Method::OPTIONS, app.url("/events/u1"))
@@ -412,7 +419,7 @@ async fn cors_headers_exactly_as_configured() {
     assert_eq!(get.headers()["x-content-type-options"], "nosniff");
     assert_eq!(get.headers()["cache-control"], "no-store");
 
-    let plain = TestApp::start().await;
+    let plain = App::start().await;
     let resp = plain
         .http
         .get(plain.url("/health"))

@@ -3,13 +3,14 @@
 
 mod common;
 
-use common::{API_TOKEN, TestApp, problem};
+use common::{API_TOKEN, App, problem};
+use gcal_tests::fakes::Faulty as _;
 use reqwest::Method;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Sends raw bytes as one HTTP/1.1 request and returns the status line's code and the body.
-async fn raw(app: &TestApp, request: &[u8]) -> (u16, String) {
+async fn raw(app: &App, request: &[u8]) -> (u16, String) {
     let addr = app.host.origin().trim_start_matches("http://").to_owned();
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.write_all(request).await.unwrap();
@@ -28,7 +29,7 @@ async fn raw(app: &TestApp, request: &[u8]) -> (u16, String) {
     (status, body)
 }
 
-fn nothing_reached_the_fakes(app: &TestApp) {
+fn nothing_reached_the_fakes(app: &App) {
     assert!(
         app.google.requests().is_empty(),
         "Google saw {:?}",
@@ -43,7 +44,7 @@ fn nothing_reached_the_fakes(app: &TestApp) {
 
 #[tokio::test]
 async fn traversal_and_encoded_slashes_in_ids_are_400_before_any_call() {
-    let app = TestApp::start().await;
+    let app = App::start().await;
     for path in [
         "/events/..%2F..%2Fadmin",
         "/events/a%2Fb",
@@ -52,12 +53,12 @@ async fn traversal_and_encoded_slashes_in_ids_are_400_before_any_call() {
         "/auth/url/..%2Fx",
         "/auth/status/a%0D%0Ab",
     ] {
-        let resp = app.authed(Method::GET, path).send().await.unwrap();
+        let resp = app.api().authed(Method::GET, path).send().await.unwrap();
         let (status, code, _) = problem(resp).await;
         assert_eq!((status, code.as_str()), (400, "invalid_user_id"), "{path}");
     }
     for path in ["/events/u1/a%2Fb", "/events/u1/%0D%0Ax", "/events/u1/x%20y"] {
-        let resp = app.authed(Method::GET, path).send().await.unwrap();
+        let resp = app.api().authed(Method::GET, path).send().await.unwrap();
         assert_eq!(resp.status(), 400, "{path}");
     }
     // Clients normalise `..` and `%2E%2E`; sent raw, they are refused too.
@@ -74,7 +75,7 @@ async fn traversal_and_encoded_slashes_in_ids_are_400_before_any_call() {
 
 #[tokio::test]
 async fn bodies_that_are_not_json_objects_are_refused() {
-    let app = TestApp::start().await;
+    let app = App::start().await;
     let deep = "[".repeat(5000) + &"]".repeat(5000);
     let cases: Vec<(&str, Vec<u8>, u16)> = vec![
         ("application/json", vec![0xff, 0xfe, 0x00, 0x7b], 400),
@@ -90,6 +91,7 @@ async fn bodies_that_are_not_json_objects_are_refused() {
     ];
     for (ct, body, want) in cases {
         let resp = app
+            .api()
             .authed(Method::POST, "/events/u1")
             .header("content-type", ct)
             .body(body)
@@ -105,6 +107,7 @@ async fn bodies_that_are_not_json_objects_are_refused() {
         "[".repeat(2000) + &"]".repeat(2000)
     );
     let resp = app
+        .api()
         .authed(Method::POST, "/events/u1")
         .header("content-type", "application/json")
         .body(nested)
@@ -117,7 +120,7 @@ async fn bodies_that_are_not_json_objects_are_refused() {
 
 #[tokio::test]
 async fn duplicate_and_unknown_query_parameters_are_400() {
-    let app = TestApp::start().await;
+    let app = App::start().await;
     for q in [
         "q=a&q=b",
         "max_results=1&max_results=2",
@@ -126,6 +129,7 @@ async fn duplicate_and_unknown_query_parameters_are_400() {
         "time_min=2026-01-01T00:00:00Z%0D%0AX-Injected:1",
     ] {
         let resp = app
+            .api()
             .authed(Method::GET, &format!("/events/u1?{q}"))
             .send()
             .await
@@ -138,7 +142,7 @@ async fn duplicate_and_unknown_query_parameters_are_400() {
 
 #[tokio::test]
 async fn malformed_http_never_reaches_a_component_or_a_fake() {
-    let app = TestApp::start().await;
+    let app = App::start().await;
     // A header value with a bare CR/LF pair: hyper refuses the request outright.
     let (status, _) = raw(
         &app,
@@ -169,9 +173,10 @@ async fn malformed_http_never_reaches_a_component_or_a_fake() {
 
 #[tokio::test]
 async fn header_injection_through_an_idempotency_key_is_refused() {
-    let app = TestApp::start().await;
+    let app = App::start().await;
     for key in ["a b", "\u{1}x", &"k".repeat(300)] {
         let resp = app
+            .api()
             .authed(Method::POST, "/events/u1")
             .header("content-type", "application/json")
             .header("idempotency-key", key)

@@ -14,19 +14,18 @@ mod common;
 use base64::Engine as _;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use common::{
-    API_TOKEN, CLIENT_ID, CLIENT_SECRET, Subscription, TestApp, cipher, key_b64, stream_events,
-    xrange,
+    API_TOKEN, Api, App, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, Resp, Subscription, cipher,
+    connect, segment, stream_events,
 };
 use gcal_core::TokenCipher;
 use gcal_core::{AccessToken, RefreshToken};
-use gcal_tests::fakes::Fault;
 use gcal_tests::fakes::google::{self, ConsentResult, Route as GoogleRoute};
 use gcal_tests::fakes::rest::Route as RestRoute;
+use gcal_tests::fakes::{Fault, Faulty as _};
 use redis::Commands as _;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
 use std::time::Duration;
 
 const CALENDAR_EVENTS: &str = "https://www.googleapis.com/auth/calendar.events";
@@ -39,70 +38,11 @@ fn granted() -> serde_json::Value {
     scopes.sort();
     json!(scopes)
 }
-const REDIRECT_URI: &str = "http://127.0.0.1:9/auth/callback";
 const AUTH_CHANNEL: &str = "gcal.auth";
 /// What Chromium and Firefox send when they navigate.
 const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
 // ------------------------------------------------------------------ the client side
-
-/// A response, read completely.
-struct Resp {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    text: String,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.text))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// Asserts an RFC 9457 problem with this status and code; returns the body.
-    #[track_caller]
-    fn problem(&self, status: u16, code: &str) -> Value {
-        let body = self.json();
-        assert_eq!(
-            (self.status, body["code"].as_str().unwrap_or("")),
-            (status, code),
-            "{}",
-            self.text
-        );
-        assert_eq!(
-            self.header("content-type"),
-            Some("application/problem+json")
-        );
-        assert_eq!(body["status"], status, "{body}");
-        assert!(
-            !body["request_id"].as_str().unwrap_or("").is_empty(),
-            "{body}"
-        );
-        body
-    }
-
-    /// Query pairs of the `Location` of a 303.
-    #[track_caller]
-    fn redirect(&self) -> (url::Url, Vec<(String, String)>) {
-        assert_eq!(self.status, 303, "{}", self.text);
-        let location = url::Url::parse(self.header("location").expect("a Location header"))
-            .expect("Location is a URL");
-        let pairs = location.query_pairs().into_owned().collect();
-        (location, pairs)
-    }
-}
-
-/// Talks to the host (never following redirects) and keeps every body and `Location` it
-/// received, for the secret checks.
-struct Api<'a> {
-    app: &'a TestApp,
-    http: reqwest::Client,
-    seen: Mutex<Vec<String>>,
-}
 
 /// What `GET /auth/url/{user}` handed out.
 struct Begun {
@@ -112,87 +52,37 @@ struct Begun {
     params: HashMap<String, String>,
 }
 
-/// A completed authorization and the secrets it involved.
-struct Connected {
-    access: String,
-    refresh: String,
-    code: String,
-    verifier: String,
+/// The auth routes on the shared client.
+trait AuthApi {
+    async fn auth_url(&self, user_segment: &str) -> Resp;
+    async fn status(&self, user_segment: &str) -> Resp;
+    async fn revoke(&self, user_segment: &str) -> Resp;
+    /// The browser's callback: no API token.
+    async fn callback_get(&self, query: &str) -> Resp;
+    /// The browser's callback with `Accept` (`None`: no `Accept` header).
+    async fn callback_accepting(&self, query: &str, accept: Option<&str>) -> Resp;
+    async fn callback_post(&self, body: &Value) -> Resp;
+    /// `GET /auth/url/{user}`, asserted to succeed.
+    async fn begin(&self, user: &str) -> Begun;
 }
 
-impl Connected {
-    fn secrets(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("access token", self.access.clone()),
-            ("refresh token", self.refresh.clone()),
-            ("authorization code", self.code.clone()),
-            ("PKCE verifier", self.verifier.clone()),
-        ]
-    }
-}
-
-impl<'a> Api<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Api {
-            app,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            seen: Mutex::new(Vec::new()),
-        }
-    }
-
-    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.http.request(method, self.app.url(path))
-    }
-
-    fn authed(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.request(method, path).bearer_auth(API_TOKEN)
-    }
-
-    async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
-        let resp = req.send().await.expect("the host answers");
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.expect("a readable body");
-        let mut seen = self.seen.lock().unwrap();
-        seen.push(text.clone());
-        seen.extend(
-            headers
-                .get_all("location")
-                .iter()
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
-        );
-        Resp {
-            status,
-            headers,
-            text,
-        }
-    }
-
+impl AuthApi for Api<'_> {
     async fn auth_url(&self, user_segment: &str) -> Resp {
-        self.send(self.authed(Method::GET, &format!("/auth/url/{user_segment}")))
-            .await
+        self.get(&format!("/auth/url/{user_segment}")).await
     }
 
     async fn status(&self, user_segment: &str) -> Resp {
-        self.send(self.authed(Method::GET, &format!("/auth/status/{user_segment}")))
-            .await
+        self.get(&format!("/auth/status/{user_segment}")).await
     }
 
     async fn revoke(&self, user_segment: &str) -> Resp {
-        self.send(self.authed(Method::DELETE, &format!("/auth/{user_segment}")))
-            .await
+        self.delete(&format!("/auth/{user_segment}")).await
     }
 
-    /// The browser's callback: no API token.
     async fn callback_get(&self, query: &str) -> Resp {
-        self.send(self.request(Method::GET, &format!("/auth/callback?{query}")))
-            .await
+        self.callback_accepting(query, None).await
     }
 
-    /// The browser's callback with `Accept` (`None`: no `Accept` header).
     async fn callback_accepting(&self, query: &str, accept: Option<&str>) -> Resp {
         let mut req = self.request(Method::GET, &format!("/auth/callback?{query}"));
         if let Some(accept) = accept {
@@ -202,11 +92,9 @@ impl<'a> Api<'a> {
     }
 
     async fn callback_post(&self, body: &Value) -> Resp {
-        self.send(self.authed(Method::POST, "/auth/callback").json(body))
-            .await
+        self.post("/auth/callback", body).await
     }
 
-    /// `GET /auth/url/{user}`, asserted to succeed.
     async fn begin(&self, user: &str) -> Begun {
         let resp = self.auth_url(&segment(user)).await;
         assert_eq!(resp.status, 200, "{} {}", resp.text, self.app.logs());
@@ -221,57 +109,6 @@ impl<'a> Api<'a> {
             params,
         }
     }
-
-    /// The whole flow through the browser callback, asserted to succeed.
-    async fn connect(&self, user: &str) -> Connected {
-        let begun = self.begin(user).await;
-        let consent = self.app.google.consent(&begun.url).expect("consent");
-        let resp = self.callback_get(&callback_query(&consent)).await;
-        assert_eq!(resp.status, 200, "{} {}", resp.text, self.app.logs());
-        let issued = self.app.google.last_issued_tokens().expect("tokens issued");
-        Connected {
-            access: issued.access_token,
-            refresh: issued.refresh_token.expect("a refresh token was issued"),
-            code: consent.code,
-            verifier: self.app.google.last_code_verifier().expect("a verifier"),
-        }
-    }
-
-    /// No secret in the logs, in anything we received, in `messages`, or in Redis.
-    #[track_caller]
-    fn assert_no_secrets(&self, secrets: &[(&str, String)], messages: &[Value]) {
-        let mut places: Vec<(String, String)> = vec![("component logs".into(), self.app.logs())];
-        for (i, body) in self.seen.lock().unwrap().iter().enumerate() {
-            places.push((format!("response {i}"), body.clone()));
-        }
-        for m in messages {
-            places.push(("a published message".into(), m.to_string()));
-        }
-        for (key, value) in redis_dump(self.app) {
-            places.push((format!("redis {key}"), value));
-        }
-        let mut all = fixed_secrets();
-        all.extend(secrets.iter().map(|(n, v)| (*n, v.clone())));
-        for (name, secret) in &all {
-            assert!(secret.len() >= 8, "{name} is too short to search for");
-            for (place, text) in &places {
-                assert!(!text.contains(secret.as_str()), "the {name} is in {place}");
-            }
-        }
-    }
-}
-
-fn fixed_secrets() -> Vec<(&'static str, String)> {
-    vec![
-        ("client secret", CLIENT_SECRET.to_owned()),
-        ("API token", API_TOKEN.to_owned()),
-        ("token encryption key", key_b64()),
-    ]
-}
-
-/// A user id as one path segment.
-fn segment(user: &str) -> String {
-    user.replace('@', "%40")
 }
 
 fn query_map(url: &str) -> HashMap<String, String> {
@@ -299,40 +136,8 @@ fn form(pairs: &[(&str, &str)]) -> String {
 
 // ------------------------------------------------------------------ Redis side
 
-fn redis(app: &TestApp) -> redis::Connection {
-    app.redis.client().expect("a redis connection")
-}
-
-fn state_keys(app: &TestApp) -> Vec<String> {
-    redis(app).keys("gcal:state:*").unwrap()
-}
-
-/// Every `gcal:*` key with its value(s) as text.
-fn redis_dump(app: &TestApp) -> Vec<(String, String)> {
-    let mut con = redis(app);
-    let keys: Vec<String> = con.keys("gcal:*").unwrap();
-    let mut out = Vec::new();
-    for key in keys {
-        let kind: String = redis::cmd("TYPE").arg(&key).query(&mut con).unwrap();
-        let value = match kind.as_str() {
-            "string" => con
-                .get::<_, Option<String>>(&key)
-                .unwrap()
-                .unwrap_or_default(),
-            "list" => con
-                .lrange::<_, Vec<String>>(&key, 0, -1)
-                .unwrap()
-                .join("\n"),
-            "stream" => xrange(&mut con, &key)
-                .into_iter()
-                .flat_map(|(_, fields)| fields)
-                .collect::<Vec<_>>()
-                .join("\n"),
-            _ => String::new(),
-        };
-        out.push((key.clone(), format!("{key} {value}")));
-    }
-    out
+fn state_keys(app: &App) -> Vec<String> {
+    app.redis().keys("gcal:state:*").unwrap()
 }
 
 /// A CloudEvent 1.0 of our auth source about `user`.
@@ -356,7 +161,7 @@ fn assert_auth_event(event: &Value, kind: &str, user: &str) {
 
 /// Every parameter SPEC section 3 requires, and nothing Google would reject.
 #[track_caller]
-fn assert_auth_url(app: &TestApp, begun: &Begun, login_hint: Option<&str>) {
+fn assert_auth_url(app: &App, begun: &Begun, login_hint: Option<&str>) {
     let url = url::Url::parse(&begun.url).unwrap();
     assert_eq!(url.origin().ascii_serialization(), app.google.origin());
     assert_eq!(url.path(), "/o/oauth2/v2/auth");
@@ -407,7 +212,7 @@ fn assert_auth_url(app: &TestApp, begun: &Begun, login_hint: Option<&str>) {
 
 /// The REST record per SPEC section 4, its tokens decrypting to what Google issued.
 #[track_caller]
-fn assert_stored(app: &TestApp, user: &str, access: &str, refresh: &str) -> Value {
+fn assert_stored(app: &App, user: &str, access: &str, refresh: &str) -> Value {
     let record = app
         .rest
         .credentials(user)
@@ -468,9 +273,9 @@ fn rfc3339(v: &Value) -> DateTime<Utc> {
 
 #[tokio::test]
 async fn the_whole_flow_stores_encrypted_credentials_and_announces_them() {
-    let app = TestApp::start().await;
+    let app = App::start().await;
     let sub = Subscription::start(&app, AUTH_CHANNEL).await;
-    let api = Api::new(&app);
+    let api = app.api();
     let user = "ann.lee@example.com";
     app.rest.add_user(user, Some("ann@mail.example"), None);
 
@@ -482,7 +287,7 @@ async fn the_whole_flow_stores_encrypted_credentials_and_announces_them() {
 
     // The state record lives 10 minutes and names the user.
     let key = format!("gcal:state:{}", begun.state);
-    let mut con = redis(&app);
+    let mut con = app.redis();
     let ttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut con).unwrap();
     assert!((590_000..=600_000).contains(&ttl), "state TTL {ttl} ms");
     let state_record: String = con.get(&key).unwrap();
@@ -562,20 +367,14 @@ async fn the_whole_flow_stores_encrypted_credentials_and_announces_them() {
     assert_eq!(messages[0]["data"]["scopes"], granted());
     assert_eq!(stream_events(&app), messages);
 
-    let secrets = Connected {
-        access: issued.access_token,
-        refresh,
-        code: consent.code,
-        verifier,
-    }
-    .secrets();
+    let secrets = common::flow_secrets(issued.access_token, refresh, consent.code, verifier);
     api.assert_no_secrets(&secrets, &messages);
 }
 
 #[tokio::test]
 async fn each_authorization_url_has_every_parameter_and_a_fresh_state_and_challenge() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     app.rest.add_user("u1", None, None);
     let mut states = BTreeSet::new();
     let mut challenges = BTreeSet::new();
@@ -601,8 +400,8 @@ async fn each_authorization_url_has_every_parameter_and_a_fresh_state_and_challe
 
 #[tokio::test]
 async fn post_callback_with_json_completes_the_flow() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     app.rest.add_user("u1", Some("u1@example.com"), None);
     let begun = api.begin("u1").await;
     assert_auth_url(&app, &begun, Some("u1@example.com"));
@@ -649,13 +448,7 @@ async fn post_callback_with_json_completes_the_flow() {
     let stream = stream_events(&app);
     assert_eq!(stream.len(), 1);
     assert_auth_event(&stream[0], "calendar.auth.completed", "u1");
-    let secrets = Connected {
-        access: issued.access_token,
-        refresh,
-        code: consent.code,
-        verifier,
-    }
-    .secrets();
+    let secrets = common::flow_secrets(issued.access_token, refresh, consent.code, verifier);
     api.assert_no_secrets(&secrets, &stream);
 }
 
@@ -663,8 +456,8 @@ async fn post_callback_with_json_completes_the_flow() {
 
 #[tokio::test]
 async fn unknown_missing_and_expired_states_are_invalid_state() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     app.rest.add_user("u1", None, None);
     let mut secrets = Vec::new();
 
@@ -689,7 +482,7 @@ async fn unknown_missing_and_expired_states_are_invalid_state() {
     let begun = api.begin("u1").await;
     let consent = app.google.consent(&begun.url).unwrap();
     let key = format!("gcal:state:{}", begun.state);
-    let _: bool = redis(&app).pexpire(&key, 1).unwrap();
+    let _: bool = app.redis().pexpire(&key, 1).unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     api.callback_get(&callback_query(&consent))
         .await
@@ -700,7 +493,7 @@ async fn unknown_missing_and_expired_states_are_invalid_state() {
     let begun = api.begin("u1").await;
     let consent = app.google.consent(&begun.url).unwrap();
     let key = format!("gcal:state:{}", begun.state);
-    let mut con = redis(&app);
+    let mut con = app.redis();
     let mut record: Value = serde_json::from_str(&con.get::<_, String>(&key).unwrap()).unwrap();
     assert_eq!(record["user_id"], "u1", "{record}");
     assert!(record["created_at"].is_string(), "{record}");
@@ -725,8 +518,8 @@ async fn unknown_missing_and_expired_states_are_invalid_state() {
 
 #[tokio::test]
 async fn a_state_is_consumed_exactly_once() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     app.rest.add_user("u1", None, None);
     let begun = api.begin("u1").await;
     let consent = app.google.consent(&begun.url).unwrap();
@@ -745,20 +538,19 @@ async fn a_state_is_consumed_exactly_once() {
     assert_eq!(app.rest.credentials("u1").unwrap(), stored);
     assert_eq!(stream_events(&app).len(), 1);
 
-    let secrets = Connected {
-        access: issued.access_token,
-        refresh: issued.refresh_token.unwrap(),
-        code: consent.code,
-        verifier: app.google.last_code_verifier().unwrap(),
-    }
-    .secrets();
+    let secrets = common::flow_secrets(
+        issued.access_token,
+        issued.refresh_token.unwrap(),
+        consent.code,
+        app.google.last_code_verifier().unwrap(),
+    );
     api.assert_no_secrets(&secrets, &stream_events(&app));
 }
 
 #[tokio::test]
 async fn concurrent_callbacks_with_one_state_succeed_once() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     app.rest.add_user("u1", None, None);
     let begun = api.begin("u1").await;
     let consent = app.google.consent(&begun.url).unwrap();
@@ -773,20 +565,19 @@ async fn concurrent_callbacks_with_one_state_succeed_once() {
     assert_eq!(app.google.token_calls("authorization_code"), 1);
     assert_eq!(stream_events(&app).len(), 1);
     let issued = app.google.last_issued_tokens().unwrap();
-    let secrets = Connected {
-        access: issued.access_token,
-        refresh: issued.refresh_token.unwrap(),
-        code: consent.code,
-        verifier: app.google.last_code_verifier().unwrap(),
-    }
-    .secrets();
+    let secrets = common::flow_secrets(
+        issued.access_token,
+        issued.refresh_token.unwrap(),
+        consent.code,
+        app.google.last_code_verifier().unwrap(),
+    );
     api.assert_no_secrets(&secrets, &stream_events(&app));
 }
 
 #[tokio::test]
 async fn a_state_with_the_code_of_another_flow_is_invalid_state() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     app.rest.add_user("alice", None, None);
     app.rest.add_user("mallory", None, None);
     let alice = api.begin("alice").await;
@@ -839,8 +630,8 @@ async fn a_state_with_the_code_of_another_flow_is_invalid_state() {
 
 #[tokio::test]
 async fn a_denied_consent_is_authorization_denied_and_spends_the_state() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     app.rest.add_user("u1", None, None);
     let begun = api.begin("u1").await;
     let denied = app.google.deny(&begun.url).unwrap();
@@ -890,8 +681,8 @@ async fn a_denied_consent_is_authorization_denied_and_spends_the_state() {
 
 #[tokio::test]
 async fn no_refresh_token_is_refused_unless_one_is_stored() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     app.rest.add_user("u1", None, None);
 
     // First authorization without a refresh token: nothing to work with later.
@@ -912,7 +703,7 @@ async fn no_refresh_token_is_refused_unless_one_is_stored() {
 
     // With a refresh token stored, a re-consent without one keeps the stored one.
     app.google.set_omit_refresh_token(false);
-    let connected = api.connect("u1").await;
+    let connected = connect(&api, "u1").await;
     secrets.extend(connected.secrets());
     app.google.set_omit_refresh_token(true);
     let begun = api.begin("u1").await;
@@ -946,8 +737,8 @@ async fn no_refresh_token_is_refused_unless_one_is_stored() {
 
 #[tokio::test]
 async fn an_unknown_user_is_404_and_leaves_nothing_behind() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     api.auth_url("nobody").await.problem(404, "user_not_found");
     assert!(state_keys(&app).is_empty());
     assert!(app.google.requests().is_empty());
@@ -958,8 +749,8 @@ async fn an_unknown_user_is_404_and_leaves_nothing_behind() {
 
 #[tokio::test]
 async fn the_rest_service_down_is_503_rest_unavailable() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     app.rest.add_user("u1", None, None);
 
     app.rest.set_down(true);
@@ -999,8 +790,8 @@ async fn the_rest_service_down_is_503_rest_unavailable() {
 
 #[tokio::test]
 async fn token_endpoint_failures_are_503_upstream_unavailable() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     app.rest.add_user("u1", None, None);
     let mut secrets = Vec::new();
 
@@ -1037,8 +828,8 @@ async fn token_endpoint_failures_are_503_upstream_unavailable() {
 
 #[tokio::test]
 async fn invalid_user_ids_are_rejected_before_any_outbound_call() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     let long = "x".repeat(129);
     let forms = [
         "..%2Fx",
@@ -1091,16 +882,16 @@ async fn invalid_user_ids_are_rejected_before_any_outbound_call() {
 
 #[tokio::test]
 async fn redis_down_is_503_redis_unavailable() {
-    let mut app = TestApp::start().await;
+    let app = App::start().await;
     app.rest.add_user("u1", None, None);
     let consent = {
-        let api = Api::new(&app);
+        let api = app.api();
         let begun = api.begin("u1").await;
         app.google.consent(&begun.url).unwrap()
     };
-    app.redis.kill();
+    app.kill_redis();
     {
-        let api = Api::new(&app);
+        let api = app.api();
         api.auth_url("u1").await.problem(503, "redis_unavailable");
         let resp = api.callback_get(&callback_query(&consent)).await;
         resp.problem(503, "redis_unavailable");
@@ -1109,8 +900,8 @@ async fn redis_down_is_503_redis_unavailable() {
         assert!(app.rest.credentials("u1").is_none());
     }
     // Back up: nothing is stuck, a new authorization starts.
-    app.redis.restart().unwrap();
-    let api = Api::new(&app);
+    app.restart_redis();
+    let api = app.api();
     let begun = api.begin("u1").await;
     assert_auth_url(&app, &begun, None);
     api.assert_no_secrets(&[("code", consent.code)], &[]);
@@ -1119,8 +910,8 @@ async fn redis_down_is_503_redis_unavailable() {
 #[tokio::test]
 async fn an_unusable_encryption_key_is_a_500_naming_the_variable_not_its_value() {
     let bad_key = "bm90LWEtMzItYnl0ZS1rZXk="; // "not-a-32-byte-key"
-    let app = TestApp::start_with(|c| c.variable("token_encryption_key", bad_key)).await;
-    let api = Api::new(&app);
+    let app = App::start_with(|c| c.variable("token_encryption_key", bad_key)).await;
+    let api = app.api();
     app.rest.add_user("u1", None, None);
     let body = api.auth_url("u1").await.problem(500, "config_invalid");
     assert!(
@@ -1137,10 +928,10 @@ async fn an_unusable_encryption_key_is_a_500_naming_the_variable_not_its_value()
 
 #[tokio::test]
 async fn status_and_delete_cope_with_invalid_or_undecryptable_records() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     app.rest.add_user("u1", None, None);
-    let connected = api.connect("u1").await;
+    let connected = connect(&api, "u1").await;
 
     // Marked invalid after Google refused its refresh token: not authorized.
     let mut record = app.rest.credentials("u1").unwrap();
@@ -1178,11 +969,10 @@ async fn status_and_delete_cope_with_invalid_or_undecryptable_records() {
 #[tokio::test]
 async fn configured_scopes_are_requested_and_the_granted_ones_stored() {
     let readonly = "https://www.googleapis.com/auth/calendar.readonly";
-    let app = TestApp::start_with(|c| {
-        c.variable("google_scopes", format!("{CALENDAR_EVENTS}  {readonly}"))
-    })
-    .await;
-    let api = Api::new(&app);
+    let app =
+        App::start_with(|c| c.variable("google_scopes", format!("{CALENDAR_EVENTS}  {readonly}")))
+            .await;
+    let api = app.api();
     app.rest.add_user("u1", None, None);
     let begun = api.begin("u1").await;
     assert_eq!(
@@ -1203,13 +993,12 @@ async fn configured_scopes_are_requested_and_the_granted_ones_stored() {
         serde_json::from_value(api.status("u1").await.json()["scopes"].clone()).unwrap();
     assert_eq!(status, granted);
     let issued = app.google.last_issued_tokens().unwrap();
-    let secrets = Connected {
-        access: issued.access_token,
-        refresh: issued.refresh_token.unwrap(),
-        code: consent.code,
-        verifier: app.google.last_code_verifier().unwrap(),
-    }
-    .secrets();
+    let secrets = common::flow_secrets(
+        issued.access_token,
+        issued.refresh_token.unwrap(),
+        consent.code,
+        app.google.last_code_verifier().unwrap(),
+    );
     api.assert_no_secrets(&secrets, &stream_events(&app));
 }
 
@@ -1217,14 +1006,14 @@ async fn configured_scopes_are_requested_and_the_granted_ones_stored() {
 
 #[tokio::test]
 async fn the_browser_callback_ends_with_a_303_when_post_auth_redirect_url_is_set() {
-    let app = TestApp::start_with(|c| {
+    let app = App::start_with(|c| {
         c.variable(
             "post_auth_redirect_url",
             "https://app.example/connected?from=gcal",
         )
     })
     .await;
-    let api = Api::new(&app);
+    let api = app.api();
     let user = "ann@example.com";
     app.rest.add_user(user, None, None);
     let mut secrets = Vec::new();
@@ -1343,8 +1132,8 @@ fn assert_page(resp: &Resp, status: u16, says: &[&str]) {
 
 #[tokio::test]
 async fn a_browser_gets_a_page_for_each_outcome_and_api_clients_keep_the_json() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     app.rest.add_user("u1", None, None);
     let mut secrets = Vec::new();
     let browser = Some(BROWSER_ACCEPT);
@@ -1468,12 +1257,12 @@ async fn a_browser_gets_a_page_for_each_outcome_and_api_clients_keep_the_json() 
 
 #[tokio::test]
 async fn delete_revokes_at_google_deletes_the_record_and_is_idempotent() {
-    let app = TestApp::start().await;
+    let app = App::start().await;
     let sub = Subscription::start(&app, AUTH_CHANNEL).await;
-    let api = Api::new(&app);
+    let api = app.api();
     let user = "bob@example.com";
     app.rest.add_user(user, None, None);
-    let connected = api.connect(user).await;
+    let connected = connect(&api, user).await;
     assert!(app.google.refresh_token_valid(&connected.refresh));
     app.google.clear_requests();
 
@@ -1513,7 +1302,7 @@ async fn delete_revokes_at_google_deletes_the_record_and_is_idempotent() {
     // The record and the cache are gone; status says so.
     assert!(app.rest.credentials(user).is_none());
     assert!(
-        !redis(&app)
+        !app.redis()
             .exists::<_, bool>(format!("gcal:token:{user}"))
             .unwrap()
     );
@@ -1539,12 +1328,12 @@ async fn delete_revokes_at_google_deletes_the_record_and_is_idempotent() {
 
 #[tokio::test]
 async fn delete_still_deletes_when_google_revocation_fails() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     app.rest.add_user("u1", None, None);
     app.rest.add_user("u2", None, None);
-    let u1 = api.connect("u1").await;
-    let u2 = api.connect("u2").await;
+    let u1 = connect(&api, "u1").await;
+    let u2 = connect(&api, "u2").await;
 
     // Google is down: best effort, the credentials are deleted anyway.
     app.google.set_down(true);
@@ -1582,8 +1371,8 @@ async fn delete_still_deletes_when_google_revocation_fails() {
 
 #[tokio::test]
 async fn every_protected_auth_route_needs_the_api_token() {
-    let app = TestApp::start().await;
-    let api = Api::new(&app);
+    let app = App::start().await;
+    let api = app.api();
     app.rest.add_user("u1", None, None);
     let wrong = [
         None,

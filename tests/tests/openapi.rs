@@ -14,9 +14,9 @@
 
 mod common;
 
-use common::{TestApp, enc, start_watchable};
-use gcal_tests::fakes::Fault;
+use common::{App, Resp, enc};
 use gcal_tests::fakes::google::Route as GoogleRoute;
+use gcal_tests::fakes::{Fault, Faulty as _};
 use redis::Commands as _;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -319,105 +319,77 @@ fn clip(s: &str) -> String {
 
 // ================================================================== the client side
 
-/// A response, read completely.
-struct Resp {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    text: String,
-}
-
-impl Resp {
-    #[track_caller]
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.text))
-    }
-
-    #[track_caller]
-    fn expect(&self, status: u16) -> &Self {
-        assert_eq!(self.status, status, "{}", self.text);
-        self
-    }
-
-    #[track_caller]
-    fn problem(&self, status: u16, code: &str) -> &Self {
-        self.expect(status);
-        assert_eq!(self.json()["code"], code, "{}", self.text);
-        self
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-/// Talks to one app and checks every answer against the document as it arrives.
-struct Api<'a> {
-    app: &'a TestApp,
+/// Checks every answer against the document as it arrives.
+struct Checker<'a> {
     spec: &'a Spec,
-    http: reqwest::Client,
     /// `(operationId, status)` seen.
     covered: Mutex<BTreeSet<(String, u16)>>,
     mismatches: Mutex<Vec<String>>,
 }
 
-impl<'a> Api<'a> {
-    fn new(app: &'a TestApp, spec: &'a Spec) -> Self {
-        Api {
-            app,
-            spec,
-            // Redirects are answers to check, not to follow.
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            covered: Mutex::new(BTreeSet::new()),
-            mismatches: Mutex::new(Vec::new()),
-        }
-    }
-
-    fn request(&self, method: Method, path: &str, token: bool) -> reqwest::RequestBuilder {
-        let b = self.http.request(method, self.app.url(path));
-        if token {
-            b.bearer_auth(common::API_TOKEN)
-        } else {
-            b
-        }
-    }
-
-    /// Sends, reads, and checks the answer against the document.
-    async fn send(&self, method: Method, path: &str, req: reqwest::RequestBuilder) -> Resp {
-        let resp = req.send().await.expect("the host answers");
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.expect("a readable body");
-        if headers.get("x-request-id").is_none() {
+impl Checker<'_> {
+    fn check(&self, method: &Method, path: &str, resp: &Resp) {
+        if resp.headers.get("x-request-id").is_none() {
             self.mismatch(format!("{method} {path}: no x-request-id"));
         }
         let bare = path.split('?').next().unwrap_or(path);
-        match self
-            .spec
-            .check_response(method.as_str(), bare, status, &headers, &text)
-        {
+        match self.spec.check_response(
+            method.as_str(),
+            bare,
+            resp.status,
+            &resp.headers,
+            &resp.text,
+        ) {
             Ok(op_id) => {
-                self.covered.lock().unwrap().insert((op_id, status));
+                self.covered.lock().unwrap().insert((op_id, resp.status));
             }
             Err(e) => self.mismatch(e),
-        }
-        Resp {
-            status,
-            headers,
-            text,
         }
     }
 
     fn mismatch(&self, e: String) {
         self.mismatches.lock().unwrap().push(e);
     }
+}
+
+/// The shared client, its every answer checked against the document.
+struct Api<'a> {
+    client: common::Api<'a>,
+    checker: Arc<Checker<'a>>,
+}
+
+impl<'a> Api<'a> {
+    fn new(app: &'a App, spec: &'a Spec) -> Self {
+        let checker = Arc::new(Checker {
+            spec,
+            covered: Mutex::new(BTreeSet::new()),
+            mismatches: Mutex::new(Vec::new()),
+        });
+        let observer = checker.clone();
+        Api {
+            client: common::Api::observed(
+                app,
+                Box::new(move |method, path, resp| observer.check(method, path, resp)),
+            ),
+            checker,
+        }
+    }
+
+    fn request(&self, method: Method, path: &str, token: bool) -> reqwest::RequestBuilder {
+        if token {
+            self.client.authed(method, path)
+        } else {
+            self.client.request(method, path)
+        }
+    }
+
+    /// Sends, reads, and checks the answer against the document.
+    async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
+        self.client.send(req).await
+    }
 
     async fn call(&self, method: Method, path: &str) -> Resp {
-        self.send(method.clone(), path, self.request(method, path, true))
-            .await
+        self.send(self.request(method, path, true)).await
     }
 
     async fn get(&self, path: &str) -> Resp {
@@ -428,16 +400,16 @@ impl<'a> Api<'a> {
     /// request schema.
     async fn json(&self, method: Method, path: &str, body: &Value) -> Resp {
         let r = self
-            .send(
-                method.clone(),
-                path,
-                self.request(method.clone(), path, true).json(body),
-            )
+            .send(self.request(method.clone(), path, true).json(body))
             .await;
         if (200..300).contains(&r.status) {
             let bare = path.split('?').next().unwrap_or(path);
-            if let Err(e) = self.spec.check_request_body(method.as_str(), bare, body) {
-                self.mismatch(e);
+            if let Err(e) = self
+                .checker
+                .spec
+                .check_request_body(method.as_str(), bare, body)
+            {
+                self.checker.mismatch(e);
             }
         }
         r
@@ -445,59 +417,37 @@ impl<'a> Api<'a> {
 
     /// `POST /events/{USER}` with an `Idempotency-Key`.
     async fn keyed(&self, body: &Value, key: &str) -> Resp {
-        let path = format!("/events/{USER}");
-        let req = self
-            .request(Method::POST, &path, true)
-            .header("idempotency-key", key)
-            .json(body);
-        self.send(Method::POST, &path, req).await
+        self.client
+            .post_with_key(&format!("/events/{USER}"), key, body)
+            .await
     }
 
     /// An answer to a method the path does not serve: not an operation of the document,
     /// but still a problem of the documented shape.
     async fn unserved(&self, method: Method, path: &str, token: bool) -> Resp {
-        let resp = self
-            .request(method.clone(), path, token)
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap();
-        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        let schema = self.spec.schema("Problem");
-        for e in self.spec.errors(&schema, &body) {
-            self.mismatch(format!("{method} {path}: {e}"));
+        let r = self
+            .client
+            .fetch(self.request(method.clone(), path, token))
+            .await;
+        let body: Value = serde_json::from_str(&r.text).unwrap_or(Value::Null);
+        let spec = self.checker.spec;
+        for e in spec.errors(&spec.schema("Problem"), &body) {
+            self.checker.mismatch(format!("{method} {path}: {e}"));
         }
-        Resp {
-            status,
-            headers,
-            text,
-        }
+        r
     }
 
-    /// The whole OAuth flow through `GET /auth/callback`.
+    /// The whole OAuth flow through `GET /auth/callback`; the callback's answer.
     async fn connect(&self, user: &str, email: &str) -> Resp {
-        self.app.rest.add_user(user, Some(email), None);
-        let begun = self.get(&format!("/auth/url/{user}")).await;
-        begun.expect(200);
-        let consent = self
-            .app
-            .google
-            .consent(begun.json()["auth_url"].as_str().unwrap())
-            .expect("consent");
-        let path = format!(
-            "/auth/callback?code={}&state={}",
-            enc(&consent.code),
-            enc(&consent.state)
-        );
-        self.send(Method::GET, &path, self.request(Method::GET, &path, false))
+        self.client.app.rest.add_user(user, Some(email), None);
+        common::authorize(&self.client, user, common::Callback::Get)
             .await
+            .1
     }
 
     #[track_caller]
     fn assert_clean(&self) {
-        let m = self.mismatches.lock().unwrap();
+        let m = self.checker.mismatches.lock().unwrap();
         assert!(
             m.is_empty(),
             "{} answer(s) do not match the document:\n{}",
@@ -516,7 +466,7 @@ fn timed(summary: &str, start: &str, end: &str) -> Value {
 }
 
 /// Every request the service sent to the REST fake, checked against the REST document.
-fn check_rest_requests(app: &TestApp, rest: &Spec) -> Vec<String> {
+fn check_rest_requests(app: &App, rest: &Spec) -> Vec<String> {
     let mut errors = Vec::new();
     let record_fields: BTreeSet<String> =
         rest.doc["components"]["schemas"]["CredentialRecord"]["properties"]
@@ -584,8 +534,8 @@ fn check_rest_requests(app: &TestApp, rest: &Spec) -> Vec<String> {
 }
 
 /// Every message on the stream, checked against the `CloudEvent` schema.
-fn check_stream(app: &TestApp, spec: &Spec) -> (usize, Vec<String>) {
-    let mut con = redis::Client::open(app.redis.url())
+fn check_stream(app: &App, spec: &Spec) -> (usize, Vec<String>) {
+    let mut con = redis::Client::open(app.redis_url())
         .unwrap()
         .get_connection()
         .unwrap();
@@ -824,27 +774,14 @@ fn the_documents_share_one_cloudevent_definition() {
 
 // ================================================================== real answers
 
-#[tokio::test]
-async fn real_answers_match_the_document() {
-    let spec = Spec::load("openapi.json");
-    let rest_spec = Spec::load("openapi-rest-service.json");
-    let app = start_watchable().await;
-    let api = Api::new(&app, &spec);
-
+/// A step of [`real_answers_match_the_document`]: the public routes: health and the document itself.
+async fn public_routes(api: &Api<'_>, spec: &Spec) {
     // ---- public routes
-    api.send(
-        Method::GET,
-        "/health",
-        api.request(Method::GET, "/health", false),
-    )
-    .await
-    .expect(200);
+    api.send(api.request(Method::GET, "/health", false))
+        .await
+        .expect(200);
     let doc = api
-        .send(
-            Method::GET,
-            "/openapi.json",
-            api.request(Method::GET, "/openapi.json", false),
-        )
+        .send(api.request(Method::GET, "/openapi.json", false))
         .await;
     doc.expect(200);
     assert_eq!(doc.header("content-type"), Some("application/json"));
@@ -859,7 +796,10 @@ async fn real_answers_match_the_document() {
     api.unserved(Method::POST, "/health", false)
         .await
         .problem(405, "method_not_allowed");
+}
 
+/// A step of [`real_answers_match_the_document`]: auth: the flow (finished by a browser and by a backend), status, errors.
+async fn auth_routes(api: &Api<'_>, app: &App) {
     // ---- auth: the flow, status, errors
     api.get("/auth/status/u1").await.expect(200);
     let connected = api.connect(USER, EMAIL).await;
@@ -893,26 +833,18 @@ async fn real_answers_match_the_document() {
     )
     .await
     .problem(400, "invalid_request");
-    api.send(
+    api.send(api.request(
         Method::GET,
         "/auth/callback?code=abc&state=unknown-state",
-        api.request(
-            Method::GET,
-            "/auth/callback?code=abc&state=unknown-state",
-            false,
-        ),
-    )
+        false,
+    ))
     .await
     .problem(400, "invalid_state");
-    api.send(
+    api.send(api.request(
         Method::GET,
         "/auth/callback?error=access_denied&state=s",
-        api.request(
-            Method::GET,
-            "/auth/callback?error=access_denied&state=s",
-            false,
-        ),
-    )
+        false,
+    ))
     .await
     .problem(400, "authorization_denied");
     // A browser at the callback: pages, with the statuses of the JSON answers.
@@ -932,8 +864,6 @@ async fn real_answers_match_the_document() {
     for (status, says) in [(200, "connected for browser-user"), (400, "expired")] {
         let page = api
             .send(
-                Method::GET,
-                &path,
                 api.request(Method::GET, &path, false)
                     .header("accept", browser),
             )
@@ -951,18 +881,17 @@ async fn real_answers_match_the_document() {
     api.get("/auth/url/a%2Fb")
         .await
         .problem(400, "invalid_user_id");
-    api.send(
-        Method::GET,
-        "/auth/status/u1",
-        api.request(Method::GET, "/auth/status/u1", false),
-    )
-    .await
-    .problem(401, "unauthorized");
+    api.send(api.request(Method::GET, "/auth/status/u1", false))
+        .await
+        .problem(401, "unauthorized");
     api.call(Method::DELETE, "/auth/u2").await.expect(204);
     api.unserved(Method::PUT, "/auth/url/u1", true)
         .await
         .problem(404, "not_found");
+}
 
+/// A step of [`real_answers_match_the_document`]: events: creates (timed, all-day, recurring, keyed); returns the first one's id.
+async fn event_writes(api: &Api<'_>) -> String {
     // ---- events
     let created = api
         .json(
@@ -993,7 +922,11 @@ async fn real_answers_match_the_document() {
     api.keyed(&other, "key-1")
         .await
         .problem(422, "idempotency_key_reused");
+    id
+}
 
+/// A step of [`real_answers_match_the_document`]: events: lists, pages, get, patch, an incremental sync, an expired sync token.
+async fn event_reads_and_sync(api: &Api<'_>, app: &App, id: &str) {
     let list = api
         .get(&format!(
             "/events/{USER}?time_min=2026-07-01&time_max=2026-08-01&order_by=startTime"
@@ -1045,7 +978,7 @@ async fn real_answers_match_the_document() {
     assert!(
         deleted
             .iter()
-            .any(|e| e["id"] == id.as_str() && e["status"] == "cancelled"),
+            .any(|e| e["id"] == id && e["status"] == "cancelled"),
         "{deleted:?}"
     );
     app.google.invalidate_sync_tokens();
@@ -1059,7 +992,10 @@ async fn real_answers_match_the_document() {
     )
     .await
     .problem(404, "event_not_found");
+}
 
+/// A step of [`real_answers_match_the_document`]: events: client errors.
+async fn event_client_errors(api: &Api<'_>, app: &App) {
     // Client errors.
     let events = format!("/events/{USER}");
     api.get(&format!("/events/{USER}/nosuchevent"))
@@ -1111,8 +1047,6 @@ async fn real_answers_match_the_document() {
     .await
     .problem(400, "invalid_time_range");
     api.send(
-        Method::POST,
-        &events,
         api.request(Method::POST, &events, true)
             .header("content-type", "text/plain")
             .body("{}"),
@@ -1120,21 +1054,15 @@ async fn real_answers_match_the_document() {
     .await
     .problem(415, "unsupported_media_type");
     api.send(
-        Method::POST,
-        &events,
         api.request(Method::POST, &events, true)
             .header("content-type", "application/json")
             .body(vec![b' '; 70 * 1024]),
     )
     .await
     .problem(413, "payload_too_large");
-    api.send(
-        Method::GET,
-        &events,
-        api.request(Method::GET, &events, false),
-    )
-    .await
-    .problem(401, "unauthorized");
+    api.send(api.request(Method::GET, &events, false))
+        .await
+        .problem(401, "unauthorized");
     api.unserved(Method::PUT, &events, true)
         .await
         .problem(405, "method_not_allowed");
@@ -1162,7 +1090,10 @@ async fn real_answers_match_the_document() {
         .fail_next(GoogleRoute::EventsList, Fault::Status(503), 3);
     api.get(&events).await.problem(503, "upstream_unavailable");
     app.google.clear_faults();
+}
 
+/// A step of [`real_answers_match_the_document`]: push channels and the webhook.
+async fn push_channels(api: &Api<'_>, app: &App) {
     // ---- push channels and the webhook
     let watch = api
         .call(Method::POST, &format!("/events/{USER}/watch"))
@@ -1180,12 +1111,8 @@ async fn real_answers_match_the_document() {
             .header("x-goog-resource-state", "exists")
     };
     let token = channel.token.clone().expect("a channel token");
-    api.send(Method::POST, "/webhooks/google", push(&token))
-        .await
-        .expect(200);
-    api.send(Method::POST, "/webhooks/google", push("forged"))
-        .await
-        .problem(404, "not_found");
+    api.send(push(&token)).await.expect(200);
+    api.send(push("forged")).await.problem(404, "not_found");
     api.unserved(Method::GET, "/webhooks/google", false)
         .await
         .problem(405, "method_not_allowed");
@@ -1195,9 +1122,12 @@ async fn real_answers_match_the_document() {
     api.call(Method::DELETE, &format!("/events/{USER}/watch?x=1"))
         .await
         .problem(400, "invalid_query");
+}
 
+/// A step of [`real_answers_match_the_document`]: the REST service down, dead letters, replay.
+async fn dead_letters(api: &Api<'_>, app: &App) {
     // ---- the REST service down, dead letters, replay
-    let mut con = redis::Client::open(app.redis.url())
+    let mut con = redis::Client::open(app.redis_url())
         .unwrap()
         .get_connection()
         .unwrap();
@@ -1207,7 +1137,7 @@ async fn real_answers_match_the_document() {
         .problem(503, "rest_unavailable");
     api.json(
         Method::POST,
-        &events,
+        &format!("/events/{USER}"),
         &timed(
             "Undeliverable",
             "2026-07-20T09:00:00",
@@ -1225,14 +1155,13 @@ async fn real_answers_match_the_document() {
     app.rest.set_down(false);
     let replayed = api.call(Method::POST, "/admin/dlq/replay").await;
     assert!(replayed.expect(200).json()["replayed"].as_u64().unwrap() >= 1);
-    api.send(
-        Method::GET,
-        "/admin/dlq",
-        api.request(Method::GET, "/admin/dlq", false),
-    )
-    .await
-    .problem(401, "unauthorized");
+    api.send(api.request(Method::GET, "/admin/dlq", false))
+        .await
+        .problem(401, "unauthorized");
+}
 
+/// A step of [`real_answers_match_the_document`]: calendars, free/busy, availability.
+async fn scheduling(api: &Api<'_>) {
     // ---- scheduling: calendars, free/busy, availability (SPEC section 8)
     api.get(&format!("/calendars/{USER}")).await.expect(200);
     api.get(&format!("/calendars/{USER}?min_access_role=boss"))
@@ -1260,7 +1189,10 @@ async fn real_answers_match_the_document() {
     api.json(Method::POST, "/availability", &body)
         .await
         .problem(400, "invalid_duration");
+}
 
+/// A step of [`real_answers_match_the_document`]: disconnecting.
+async fn disconnect(api: &Api<'_>) {
     // ---- disconnect
     api.call(Method::DELETE, &format!("/auth/{USER}"))
         .await
@@ -1268,6 +1200,24 @@ async fn real_answers_match_the_document() {
     api.get(&format!("/events/{USER}"))
         .await
         .problem(401, "not_authorized");
+}
+
+#[tokio::test]
+async fn real_answers_match_the_document() {
+    let spec = Spec::load("openapi.json");
+    let rest_spec = Spec::load("openapi-rest-service.json");
+    let app = App::start_watchable().await;
+    let api = Api::new(&app, &spec);
+
+    public_routes(&api, &spec).await;
+    auth_routes(&api, &app).await;
+    let id = event_writes(&api).await;
+    event_reads_and_sync(&api, &app, &id).await;
+    event_client_errors(&api, &app).await;
+    push_channels(&api, &app).await;
+    dead_letters(&api, &app).await;
+    scheduling(&api).await;
+    disconnect(&api).await;
 
     // ---- what reached the REST service, and what was published
     let mut errors = check_rest_requests(&app, &rest_spec);
@@ -1278,7 +1228,7 @@ async fn real_answers_match_the_document() {
     api.assert_clean();
 
     // Every documented success was seen, except what the second test covers.
-    let covered = api.covered.lock().unwrap().clone();
+    let covered = api.checker.covered.lock().unwrap().clone();
     let missing: Vec<_> = spec
         .success_statuses()
         .into_iter()
@@ -1290,7 +1240,7 @@ async fn real_answers_match_the_document() {
 #[tokio::test]
 async fn rate_limits_and_the_browser_redirect_match_the_document() {
     let spec = Spec::load("openapi.json");
-    let app = TestApp::start_with(|c| {
+    let app = App::start_with(|c| {
         c.variable("rate_limit_per_minute", "3")
             .variable("post_auth_redirect_url", "https://app.example/connected")
     })
@@ -1301,7 +1251,7 @@ async fn rate_limits_and_the_browser_redirect_match_the_document() {
     r.expect(303);
     assert!(r.header("location").unwrap().contains("status=ok"));
     let denied = "/auth/callback?error=access_denied";
-    api.send(Method::GET, denied, api.request(Method::GET, denied, false))
+    api.send(api.request(Method::GET, denied, false))
         .await
         .expect(303);
 
@@ -1325,7 +1275,7 @@ async fn rate_limits_and_the_browser_redirect_match_the_document() {
     api.get("/events/r1").await.problem(429, "rate_limited");
 
     api.assert_clean();
-    let covered = api.covered.lock().unwrap();
+    let covered = api.checker.covered.lock().unwrap();
     assert!(covered.contains(&("getAuthCallback".to_owned(), 303)));
     assert!(covered.contains(&("getAuthStatus".to_owned(), 429)));
 }

@@ -6,57 +6,21 @@
 mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::{TestApp, enc, problem};
+use common::{Api, App, connect, enc};
+use gcal_tests::fakes::Faulty as _;
 use gcal_tests::fakes::google::{AccessRole, CALENDAR_EVENTS_SCOPE, CalendarListEntry};
-use reqwest::Method;
 use serde_json::{Value, json};
 
-/// Connects `user` (a REST user with `email` and `zone`) through the browser flow.
-async fn connect(app: &TestApp, user: &str, email: &str, zone: Option<&str>) {
-    app.rest.add_user(user, Some(email), zone);
-    let begun: Value = app
-        .authed(Method::GET, &format!("/auth/url/{user}"))
-        .send()
-        .await
-        .expect("an answer")
-        .json()
-        .await
-        .expect("JSON");
-    let url = begun["auth_url"].as_str().expect("auth_url");
-    let consent = app.google.consent(url).expect("consent");
-    let callback = format!(
-        "/auth/callback?code={}&state={}",
-        enc(&consent.code),
-        enc(&consent.state)
-    );
-    let r = app
-        .http
-        .get(app.url(&callback))
-        .send()
-        .await
-        .expect("an answer");
-    assert_eq!(r.status(), 200, "{}", app.logs());
+/// Connects `user`, a REST user with `email` and `zone`, through the browser flow.
+async fn join(api: &Api<'_>, user: &str, email: &str, zone: Option<&str>) {
+    api.app.rest.add_user(user, Some(email), zone);
+    connect(api, user).await;
 }
 
-async fn get(app: &TestApp, path: &str) -> (u16, Value) {
-    let r = app
-        .authed(Method::GET, path)
-        .send()
-        .await
-        .expect("an answer");
-    let status = r.status().as_u16();
-    let text = r.text().await.expect("a body");
-    let body = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{path}: {status} not JSON ({e}): {text} {}", app.logs()));
-    (status, body)
-}
-
-async fn post(app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
-    app.authed(Method::POST, path)
-        .json(body)
-        .send()
-        .await
-        .expect("an answer")
+/// `GET path`: the status and the JSON body.
+async fn get(api: &Api<'_>, path: &str) -> (u16, Value) {
+    let r = api.get(path).await;
+    (r.status, r.json())
 }
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -69,8 +33,9 @@ fn event(start: &str, end: &str) -> Value {
 
 #[tokio::test]
 async fn the_calendar_list_has_every_calendar_with_boolean_flags_and_pages() {
-    let app = TestApp::start().await;
-    connect(&app, "ann", "ann@example.com", Some("Europe/Berlin")).await;
+    let app = App::start().await;
+    let api = app.api();
+    join(&api, "ann", "ann@example.com", Some("Europe/Berlin")).await;
     app.google.add_calendar(
         "ann@example.com",
         CalendarListEntry::new("team@group.example.com", "Team")
@@ -83,7 +48,7 @@ async fn the_calendar_list_has_every_calendar_with_boolean_flags_and_pages() {
         CalendarListEntry::new("hidden@group.example.com", "Old").hidden(true),
     );
 
-    let (status, all) = get(&app, "/calendars/ann").await;
+    let (status, all) = get(&api, "/calendars/ann").await;
     assert_eq!(status, 200, "{all}");
     let ids: Vec<&str> = all["items"]
         .as_array()
@@ -120,9 +85,9 @@ async fn the_calendar_list_has_every_calendar_with_boolean_flags_and_pages() {
         .collect();
     assert_eq!(primary.len(), 1, "{all}");
 
-    let (_, with_hidden) = get(&app, "/calendars/ann?show_hidden=true").await;
+    let (_, with_hidden) = get(&api, "/calendars/ann?show_hidden=true").await;
     assert_eq!(with_hidden["items"].as_array().expect("items").len(), 3);
-    let (_, writers) = get(&app, "/calendars/ann?min_access_role=writer").await;
+    let (_, writers) = get(&api, "/calendars/ann?min_access_role=writer").await;
     assert!(
         writers["items"]
             .as_array()
@@ -136,7 +101,7 @@ async fn the_calendar_list_has_every_calendar_with_boolean_flags_and_pages() {
     let mut seen = Vec::new();
     let mut path = "/calendars/ann?max_results=1&show_hidden=true".to_owned();
     loop {
-        let (status, page) = get(&app, &path).await;
+        let (status, page) = get(&api, &path).await;
         assert_eq!(status, 200, "{page}");
         assert_eq!(page["items"].as_array().expect("items").len(), 1, "{page}");
         seen.push(page["items"][0]["id"].as_str().expect("id").to_owned());
@@ -160,14 +125,15 @@ async fn the_calendar_list_has_every_calendar_with_boolean_flags_and_pages() {
         ]
     );
 
-    let (status, bad) = get(&app, "/calendars/ann?min_access_role=boss").await;
+    let (status, bad) = get(&api, "/calendars/ann?min_access_role=boss").await;
     assert_eq!((status, bad["code"].as_str()), (400, Some("invalid_query")));
 }
 
 #[tokio::test]
 async fn free_busy_over_two_calendars_reports_the_calendar_google_cannot_read() {
-    let app = TestApp::start().await;
-    connect(&app, "bob", "bob@example.com", None).await;
+    let app = App::start().await;
+    let api = app.api();
+    join(&api, "bob", "bob@example.com", None).await;
     app.google.add_calendar(
         "bob@example.com",
         CalendarListEntry::new("side@example.com", "Side"),
@@ -193,7 +159,7 @@ async fn free_busy_over_two_calendars_reports_the_calendar_google_cannot_read() 
 
     let query = "time_min=2026-03-23T00:00:00Z&time_max=2026-03-30T00:00:00Z";
     let (status, fb) = get(
-        &app,
+        &api,
         &format!("/freebusy/bob?{query}&calendar_ids=primary,side@example.com,nobody@example.com"),
     )
     .await;
@@ -216,7 +182,7 @@ async fn free_busy_over_two_calendars_reports_the_calendar_google_cannot_read() 
 
     // In a zone when asked.
     let (_, zoned) = get(
-        &app,
+        &api,
         &format!("/freebusy/bob?{query}&time_zone=Europe/Berlin"),
     )
     .await;
@@ -233,7 +199,7 @@ async fn free_busy_over_two_calendars_reports_the_calendar_google_cannot_read() 
         ),
         ("time_min=2026-01-01&time_max=2026-04-02", "window_too_long"),
     ] {
-        let (status, p) = get(&app, &format!("/freebusy/bob?{q}")).await;
+        let (status, p) = get(&api, &format!("/freebusy/bob?{q}")).await;
         assert_eq!((status, p["code"].as_str()), (400, Some(code)), "{q}: {p}");
     }
 }
@@ -247,10 +213,11 @@ async fn free_busy_over_two_calendars_reports_the_calendar_google_cannot_read() 
 /// So the common hours are 13:00-14:30 UTC on 2-6 March and 12:00-14:30 UTC on 9 March.
 #[tokio::test]
 async fn availability_of_three_zones_follows_the_dst_change_of_one() {
-    let app = TestApp::start().await;
-    connect(&app, "ann", "ann@example.com", Some("Europe/Berlin")).await;
-    connect(&app, "raj", "raj@example.com", Some("Asia/Kolkata")).await;
-    connect(&app, "nia", "nia@example.com", Some("America/New_York")).await;
+    let app = App::start().await;
+    let api = app.api();
+    join(&api, "ann", "ann@example.com", Some("Europe/Berlin")).await;
+    join(&api, "raj", "raj@example.com", Some("Asia/Kolkata")).await;
+    join(&api, "nia", "nia@example.com", Some("America/New_York")).await;
     // Ann is busy 13:30-14:00 UTC on Tuesday; Raj 12:00-12:20 UTC on Monday 9 March.
     app.google
         .insert_event_direct(
@@ -275,9 +242,7 @@ async fn availability_of_three_zones_follows_the_dst_change_of_one() {
         "working_hours": {"start": "08:00", "end": "20:00",
             "days": ["mon", "tue", "wed", "thu", "fri"]},
     });
-    let r = post(&app, "/availability", &body).await;
-    assert_eq!(r.status(), 200);
-    let got: Value = r.json().await.expect("JSON");
+    let got = api.post("/availability", &body).await.ok(200);
 
     let mut want = Vec::new();
     let slot = |s: DateTime<Utc>| {
@@ -307,11 +272,7 @@ async fn availability_of_three_zones_follows_the_dst_change_of_one() {
     // A buffer of 30 minutes keeps clear of Ann's meeting on both sides.
     let mut buffered = body.clone();
     buffered["buffer_minutes"] = json!(30);
-    let got: Value = post(&app, "/availability", &buffered)
-        .await
-        .json()
-        .await
-        .expect("JSON");
+    let got = api.post("/availability", &buffered).await.ok(200);
     let tuesday: Vec<&str> = got["slots"]
         .as_array()
         .expect("slots")
@@ -327,8 +288,9 @@ async fn availability_of_three_zones_follows_the_dst_change_of_one() {
 
 #[tokio::test]
 async fn a_participant_who_cannot_be_asked_makes_it_422_naming_exactly_them() {
-    let app = TestApp::start().await;
-    connect(&app, "ann", "ann@example.com", Some("Europe/Berlin")).await;
+    let app = App::start().await;
+    let api = app.api();
+    join(&api, "ann", "ann@example.com", Some("Europe/Berlin")).await;
     app.rest
         .add_user("ghost", Some("ghost@example.com"), Some("UTC"));
     let body = json!({
@@ -336,12 +298,10 @@ async fn a_participant_who_cannot_be_asked_makes_it_422_naming_exactly_them() {
         "time_min": "2026-03-02T00:00:00Z", "time_max": "2026-03-03T00:00:00Z",
         "duration_minutes": 60,
     });
-    let (status, code, p) = problem(post(&app, "/availability", &body).await).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (422, "participant_unavailable"),
-        "{p}"
-    );
+    let p = api
+        .post("/availability", &body)
+        .await
+        .problem(422, "participant_unavailable");
     assert_eq!(
         p["participants"],
         json!([{"user_id": "ghost", "code": "not_authorized"}])
@@ -353,8 +313,10 @@ async fn a_participant_who_cannot_be_asked_makes_it_422_naming_exactly_them() {
         "time_min": "2026-03-02T00:00:00Z", "time_max": "2026-03-03T00:00:00Z",
         "duration_minutes": 60,
     });
-    let (status, _, p) = problem(post(&app, "/availability", &body).await).await;
-    assert_eq!(status, 422, "{p}");
+    let p = api
+        .post("/availability", &body)
+        .await
+        .problem(422, "participant_unavailable");
     assert_eq!(
         p["participants"],
         json!([{"user_id": "ann", "code": "calendar_error"}])
@@ -363,8 +325,9 @@ async fn a_participant_who_cannot_be_asked_makes_it_422_naming_exactly_them() {
 
 #[tokio::test]
 async fn a_grant_without_the_scope_is_403_insufficient_scope_naming_it() {
-    let app = TestApp::start_with(|c| c.variable("google_scopes", CALENDAR_EVENTS_SCOPE)).await;
-    connect(&app, "ann", "ann@example.com", Some("UTC")).await;
+    let app = App::start_with(|c| c.variable("google_scopes", CALENDAR_EVENTS_SCOPE)).await;
+    let api = app.api();
+    join(&api, "ann", "ann@example.com", Some("UTC")).await;
     for (path, scope) in [
         ("/calendars/ann", "calendar.calendarlist.readonly"),
         (
@@ -372,17 +335,7 @@ async fn a_grant_without_the_scope_is_403_insufficient_scope_naming_it() {
             "calendar.freebusy",
         ),
     ] {
-        let r = app
-            .authed(Method::GET, path)
-            .send()
-            .await
-            .expect("an answer");
-        let (status, code, p) = problem(r).await;
-        assert_eq!(
-            (status, code.as_str()),
-            (403, "insufficient_scope"),
-            "{path}: {p}"
-        );
+        let p = api.get(path).await.problem(403, "insufficient_scope");
         assert_eq!(
             p["scope"],
             format!("https://www.googleapis.com/auth/{scope}"),
@@ -392,8 +345,10 @@ async fn a_grant_without_the_scope_is_403_insufficient_scope_naming_it() {
     let body = json!({"participants": [{"user_id": "ann"}],
         "time_min": "2026-03-02T00:00:00Z", "time_max": "2026-03-03T00:00:00Z",
         "duration_minutes": 60});
-    let (status, _, p) = problem(post(&app, "/availability", &body).await).await;
-    assert_eq!(status, 422, "{p}");
+    let p = api
+        .post("/availability", &body)
+        .await
+        .problem(422, "participant_unavailable");
     assert_eq!(
         p["participants"],
         json!([{"user_id": "ann", "code": "insufficient_scope"}])
@@ -402,7 +357,8 @@ async fn a_grant_without_the_scope_is_403_insufficient_scope_naming_it() {
 
 #[tokio::test]
 async fn bad_availability_requests_are_400_before_any_outbound_call() {
-    let app = TestApp::start().await;
+    let app = App::start().await;
+    let api = app.api();
     let base = json!({"participants": [{"user_id": "ann"}],
         "time_min": "2026-03-02T00:00:00Z", "time_max": "2026-03-03T00:00:00Z",
         "duration_minutes": 60});
@@ -455,8 +411,7 @@ async fn bad_availability_requests_are_400_before_any_outbound_call() {
     let calls = app.google.api_calls();
     let rest_calls = app.rest.requests().len();
     for (body, want) in cases {
-        let (status, code, p) = problem(post(&app, "/availability", &body).await).await;
-        assert_eq!((status, code.as_str()), (400, want), "{body}: {p}");
+        api.post("/availability", &body).await.problem(400, want);
     }
     assert_eq!(
         app.google.api_calls(),
@@ -469,18 +424,14 @@ async fn bad_availability_requests_are_400_before_any_outbound_call() {
         "no REST call for bad input"
     );
 
-    let r = app
-        .http
-        .post(app.url("/availability"))
-        .json(&base)
-        .send()
+    let r = api
+        .send(
+            api.request(reqwest::Method::POST, "/availability")
+                .json(&base),
+        )
+        .await;
+    assert_eq!(r.status, 401, "the API token is required");
+    api.get("/availability")
         .await
-        .expect("an answer");
-    assert_eq!(r.status(), 401, "the API token is required");
-    let r = app
-        .authed(Method::GET, "/availability")
-        .send()
-        .await
-        .expect("an answer");
-    assert_eq!(r.status(), 405);
+        .problem(405, "method_not_allowed");
 }

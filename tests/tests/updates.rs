@@ -11,12 +11,9 @@
 
 mod common;
 
-use common::{
-    STREAM, TestApp, config, dead_letters, eventually, problem, replay_dead_letters,
-    start_watchable, stream_events,
-};
-use gcal_tests::fakes::Fault;
+use common::{App, STREAM, dead_letters, eventually, problem, replay_dead_letters, stream_events};
 use gcal_tests::fakes::rest::Route as RestRoute;
+use gcal_tests::fakes::{Fault, Faulty as _};
 use gcal_tests::host::Host;
 use gcal_tests::logs::LogBook;
 use redis::Commands as _;
@@ -36,9 +33,8 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// Another host on the same Redis and fakes: only the updates component (a replica),
 /// deployed like the first (channels it renews point at the first's webhook).
-async fn updates_replica(app: &TestApp) -> Host {
-    let mut cfg = config(&app.redis, &app.google, &app.rest, &app.channel)
-        .variable("public_base_url", app.host.origin());
+async fn updates_replica(app: &App) -> Host {
+    let mut cfg = app.config().variable("public_base_url", app.host.origin());
     cfg.http = false;
     Host::start(cfg).await.expect("starting an updates replica")
 }
@@ -46,29 +42,9 @@ async fn updates_replica(app: &TestApp) -> Host {
 /// Connects `USER` through the OAuth flow (the fake's account is `EMAIL`) and waits
 /// until the updates component delivered `calendar.auth.completed`, so later tests
 /// start from a quiet REST fake.
-async fn connect(app: &TestApp, wait_for_delivery: bool) {
+async fn connect(app: &App, wait_for_delivery: bool) {
     app.rest.add_user(USER, Some(EMAIL), Some("Europe/Berlin"));
-    let r = app
-        .authed(Method::GET, &format!("/auth/url/{USER}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let body: Value = r.json().await.unwrap();
-    let consent = app
-        .google
-        .consent(body["auth_url"].as_str().unwrap())
-        .unwrap();
-    let url = reqwest::Url::parse_with_params(
-        &app.url("/auth/callback"),
-        [
-            ("code", consent.code.as_str()),
-            ("state", consent.state.as_str()),
-        ],
-    )
-    .unwrap();
-    let cb = app.http.get(url).send().await.unwrap();
-    assert_eq!(cb.status(), 200, "{}", app.logs());
+    common::connect(&app.api(), USER).await;
     if wait_for_delivery {
         let ok = eventually(WAIT, || {
             app.rest
@@ -82,40 +58,32 @@ async fn connect(app: &TestApp, wait_for_delivery: bool) {
 }
 
 /// Creates an event through the API; returns it.
-async fn create(app: &TestApp, summary: &str) -> Value {
+async fn create(app: &App, summary: &str) -> Value {
     let body = json!({
         "summary": summary,
         "start": {"dateTime": "2026-07-10T09:00:00", "timeZone": "Europe/Berlin"},
         "end": {"dateTime": "2026-07-10T09:30:00", "timeZone": "Europe/Berlin"},
     });
-    let r = app
-        .authed(Method::POST, &format!("/events/{USER}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let event: Value = r.json().await.unwrap();
-    assert_eq!(status, 201, "{event} {}", app.logs());
-    event
+    let r = app.api().post(&format!("/events/{USER}"), &body).await;
+    assert_eq!(r.status, 201, "{} {}", r.text, app.logs());
+    r.json()
 }
 
 // ------------------------------------------------------------------ Redis and REST views
 
-fn con(app: &TestApp) -> redis::Connection {
-    app.redis.client().expect("a redis connection")
-}
-
-fn stream_len(app: &TestApp) -> usize {
-    redis::cmd("XLEN").arg(STREAM).query(&mut con(app)).unwrap()
+fn stream_len(app: &App) -> usize {
+    redis::cmd("XLEN")
+        .arg(STREAM)
+        .query(&mut app.redis())
+        .unwrap()
 }
 
 /// Entries the consumer group has read but not acknowledged.
-fn pending(app: &TestApp) -> i64 {
+fn pending(app: &App) -> i64 {
     let summary: redis::Value = redis::cmd("XPENDING")
         .arg(STREAM)
         .arg(GROUP)
-        .query(&mut con(app))
+        .query(&mut app.redis())
         .unwrap();
     match summary {
         redis::Value::Array(items) => match items.first() {
@@ -127,7 +95,7 @@ fn pending(app: &TestApp) -> i64 {
 }
 
 /// Accepted notifications of one type, duplicates included.
-fn delivered_of(app: &TestApp, kind: &str) -> Vec<Value> {
+fn delivered_of(app: &App, kind: &str) -> Vec<Value> {
     app.rest
         .notifications()
         .into_iter()
@@ -136,7 +104,7 @@ fn delivered_of(app: &TestApp, kind: &str) -> Vec<Value> {
 }
 
 /// Requests to `POST /notifications` carrying this `Idempotency-Key`.
-fn notification_attempts(app: &TestApp, id: &str) -> usize {
+fn notification_attempts(app: &App, id: &str) -> usize {
     app.rest
         .requests()
         .iter()
@@ -158,15 +126,15 @@ fn cloud_event(kind: &str, subject: &str) -> Value {
     })
 }
 
-fn publish(app: &TestApp, payload: &[u8]) {
-    let _: i64 = con(app).publish(&app.channel, payload).unwrap();
+fn publish(app: &App, payload: &[u8]) {
+    let _: i64 = app.redis().publish(&app.channel, payload).unwrap();
 }
 
 /// Publishes two valid events on the channel (pub/sub only, subject `nudge`), one after
 /// the other has reached the REST service and every replica whose logs are given. When
 /// the second has reached them all, each replica has finished the first, including the
 /// stream drain after it, and so everything published before.
-async fn nudge(app: &TestApp, replicas: &[&LogBook]) {
+async fn nudge(app: &App, replicas: &[&LogBook]) {
     for _ in 0..2 {
         let event = cloud_event("calendar.auth.completed", "nudge");
         let id = event["id"].as_str().unwrap().to_owned();
@@ -180,7 +148,7 @@ async fn nudge(app: &TestApp, replicas: &[&LogBook]) {
 }
 
 /// Accepted notifications about `USER` (not the nudges) of one type.
-fn users_of(app: &TestApp, kind: &str) -> usize {
+fn users_of(app: &App, kind: &str) -> usize {
     delivered_of(app, kind)
         .iter()
         .filter(|n| n["subject"] == USER)
@@ -189,7 +157,7 @@ fn users_of(app: &TestApp, kind: &str) -> usize {
 
 /// Every `calendar.event.created` of the stream was delivered exactly once, and nothing
 /// else was delivered more than once.
-fn assert_each_created_once(app: &TestApp, expected: usize) {
+fn assert_each_created_once(app: &App, expected: usize) {
     let created: Vec<String> = stream_events(app)
         .iter()
         .filter(|e| e["type"] == "calendar.event.created")
@@ -212,7 +180,7 @@ fn assert_each_created_once(app: &TestApp, expected: usize) {
 
 #[tokio::test]
 async fn a_created_event_is_delivered_once_as_the_published_cloudevent() {
-    let app = TestApp::start().await;
+    let app = App::start().await;
     connect(&app, true).await;
     let event = create(&app, "Standup").await;
     let event_id = event["id"].as_str().unwrap();
@@ -253,7 +221,7 @@ async fn a_created_event_is_delivered_once_as_the_published_cloudevent() {
     assert_each_created_once(&app, 1);
     let ok = eventually(WAIT, || pending(&app) == 0).await;
     assert!(ok, "{} entries left unacknowledged", pending(&app));
-    let mut c = con(&app);
+    let mut c = app.redis();
     let claim: String = c.get(format!("gcal:delivered:{id}")).unwrap();
     assert_eq!(claim, "done");
     let ttl: i64 = c.ttl(format!("gcal:delivered:{id}")).unwrap();
@@ -264,7 +232,7 @@ async fn a_created_event_is_delivered_once_as_the_published_cloudevent() {
 
 #[tokio::test]
 async fn rest_errors_are_retried_and_the_event_is_delivered_once() {
-    let app = TestApp::start().await;
+    let app = App::start().await;
     connect(&app, true).await;
     app.rest
         .fail_next(RestRoute::Notifications, Fault::Status(500), 2);
@@ -284,21 +252,21 @@ async fn rest_errors_are_retried_and_the_event_is_delivered_once() {
     nudge(&app, &[app.host.logs()]).await;
     assert_eq!(app.rest.delivery_count(&id), 1);
     assert_eq!(notification_attempts(&app, &id), 3);
-    let dlq: usize = con(&app).llen(DLQ).unwrap();
+    let dlq: usize = app.redis().llen(DLQ).unwrap();
     assert_eq!(dlq, 0);
 }
 
 #[tokio::test]
 async fn undeliverable_events_are_dead_lettered_and_replayed_once_rest_is_back() {
-    let app = TestApp::start().await;
+    let app = App::start().await;
     connect(&app, true).await;
     app.rest.set_down(true);
     let event = create(&app, "Lost?").await;
-    let ok = eventually(WAIT, || con(&app).llen::<_, usize>(DLQ).unwrap() == 1).await;
+    let ok = eventually(WAIT, || app.redis().llen::<_, usize>(DLQ).unwrap() == 1).await;
     assert!(ok, "nothing dead-lettered: {}", app.logs());
 
     // On the list with its error, in Redis and through the admin route.
-    let raw: Vec<String> = con(&app).lrange(DLQ, 0, -1).unwrap();
+    let raw: Vec<String> = app.redis().lrange(DLQ, 0, -1).unwrap();
     let letter: Value = serde_json::from_str(&raw[0]).unwrap();
     assert_eq!(letter["event"]["type"], "calendar.event.created");
     assert_eq!(letter["event"]["data"]["event_id"], event["id"]);
@@ -354,18 +322,18 @@ async fn undeliverable_events_are_dead_lettered_and_replayed_once_rest_is_back()
 
 #[tokio::test]
 async fn a_dead_letter_the_rest_service_keeps_refusing_does_not_block_the_others() {
-    let app = TestApp::start().await;
+    let app = App::start().await;
     connect(&app, true).await;
     app.rest.set_down(true);
     for i in 0..3 {
         create(&app, &format!("Refused {i}")).await;
     }
-    let ok = eventually(WAIT, || con(&app).llen::<_, usize>(DLQ).unwrap() == 3).await;
+    let ok = eventually(WAIT, || app.redis().llen::<_, usize>(DLQ).unwrap() == 3).await;
     assert!(ok, "not dead-lettered: {}", app.logs());
     app.rest.set_down(false);
 
     // The list, oldest last; the REST service refuses the oldest letter's event only.
-    let raw: Vec<Vec<u8>> = con(&app).lrange(DLQ, 0, -1).unwrap();
+    let raw: Vec<Vec<u8>> = app.redis().lrange(DLQ, 0, -1).unwrap();
     let ids: Vec<String> = raw
         .iter()
         .map(|r| {
@@ -389,7 +357,7 @@ async fn a_dead_letter_the_rest_service_keeps_refusing_does_not_block_the_others
     // Tried once in this replay (the REST client's three tries), not again after rotating.
     assert_eq!(notification_attempts(&app, oldest), 3 + 3);
     // Exactly the refused letter is left, byte for byte.
-    let left: Vec<Vec<u8>> = con(&app).lrange(DLQ, 0, -1).unwrap();
+    let left: Vec<Vec<u8>> = app.redis().lrange(DLQ, 0, -1).unwrap();
     assert_eq!(left, vec![raw[2].clone()]);
 
     app.rest.accept_notification(oldest);
@@ -398,7 +366,7 @@ async fn a_dead_letter_the_rest_service_keeps_refusing_does_not_block_the_others
         second,
         json!({"replayed": 1, "remaining": 0, "failed": 0, "error": null})
     );
-    assert_eq!(con(&app).llen::<_, usize>(DLQ).unwrap(), 0);
+    assert_eq!(app.redis().llen::<_, usize>(DLQ).unwrap(), 0);
     let again = replay_dead_letters(&app).await;
     assert_eq!(
         again,
@@ -419,7 +387,7 @@ async fn a_dead_letter_the_rest_service_keeps_refusing_does_not_block_the_others
 #[tokio::test]
 async fn events_published_while_updates_was_stopped_are_delivered_once_after_it_starts() {
     // Only the HTTP trigger runs: the events' pub/sub messages reach no subscriber.
-    let app = TestApp::start_with(|mut c| {
+    let app = App::start_with(|mut c| {
         c.redis_triggers = false;
         c
     })
@@ -457,7 +425,7 @@ async fn events_published_while_updates_was_stopped_are_delivered_once_after_it_
 
 #[tokio::test]
 async fn two_replicas_deliver_each_event_once() {
-    let app = TestApp::start().await;
+    let app = App::start().await;
     let second = updates_replica(&app).await;
     connect(&app, true).await;
     for i in 0..20 {
@@ -489,8 +457,9 @@ async fn two_replicas_deliver_each_event_once() {
 // ------------------------------------------------------------------ Google push channels
 
 /// Starts a watch; returns the fake's channel.
-async fn watch(app: &TestApp) -> gcal_tests::fakes::google::Channel {
+async fn watch(app: &App) -> gcal_tests::fakes::google::Channel {
     let r = app
+        .api()
         .authed(Method::POST, &format!("/events/{USER}/watch"))
         .send()
         .await
@@ -510,7 +479,7 @@ async fn watch(app: &TestApp) -> gcal_tests::fakes::google::Channel {
 
 #[tokio::test]
 async fn a_push_after_a_change_at_google_syncs_and_delivers_the_changed_event() {
-    let app = start_watchable().await;
+    let app = App::start_watchable().await;
     connect(&app, true).await;
     let before = app.google.insert_event_direct(EMAIL, "primary", json!({"summary": "Before", "start": {"dateTime": "2026-07-01T09:00:00Z"}, "end": {"dateTime": "2026-07-01T10:00:00Z"}})).unwrap();
     let channel = watch(&app).await;
@@ -519,6 +488,7 @@ async fn a_push_after_a_change_at_google_syncs_and_delivers_the_changed_event() 
     assert!(token.len() >= 32 && !app.logs().contains(&token));
     // A second start answers the live channel.
     let again = app
+        .api()
         .authed(Method::POST, &format!("/events/{USER}/watch"))
         .send()
         .await
@@ -589,7 +559,7 @@ async fn a_push_after_a_change_at_google_syncs_and_delivers_the_changed_event() 
 
 #[tokio::test]
 async fn an_expired_sync_token_announces_what_changed_since_the_last_sync() {
-    let app = start_watchable().await;
+    let app = App::start_watchable().await;
     connect(&app, true).await;
     app.google.insert_event_direct(EMAIL, "primary", json!({"summary": "Old", "start": {"dateTime": "2026-07-01T09:00:00Z"}, "end": {"dateTime": "2026-07-01T10:00:00Z"}})).unwrap();
     let channel = watch(&app).await;
@@ -613,7 +583,7 @@ async fn an_expired_sync_token_announces_what_changed_since_the_last_sync() {
 
 #[tokio::test]
 async fn pushes_with_a_wrong_token_or_an_unknown_channel_are_404_and_publish_nothing() {
-    let app = start_watchable().await;
+    let app = App::start_watchable().await;
     connect(&app, true).await;
     let channel = watch(&app).await;
     let token = channel.token.clone().unwrap();
@@ -700,10 +670,11 @@ async fn pushes_with_a_wrong_token_or_an_unknown_channel_are_404_and_publish_not
 
 #[tokio::test]
 async fn deleting_the_watch_stops_the_channel() {
-    let app = start_watchable().await;
+    let app = App::start_watchable().await;
     connect(&app, true).await;
     let channel = watch(&app).await;
     let r = app
+        .api()
         .authed(Method::DELETE, &format!("/events/{USER}/watch"))
         .send()
         .await
@@ -721,7 +692,7 @@ async fn deleting_the_watch_stops_the_channel() {
         stops,
         vec![json!({"id": channel.id, "resourceId": channel.resource_id})]
     );
-    let keys: Vec<String> = con(&app).keys("gcal:channel:*").unwrap();
+    let keys: Vec<String> = app.redis().keys("gcal:channel:*").unwrap();
     assert!(keys.is_empty(), "{keys:?}");
     // A late push of the stopped channel is refused; stopping again is a no-op.
     let late = app
@@ -736,6 +707,7 @@ async fn deleting_the_watch_stops_the_channel() {
         .unwrap();
     assert_eq!(problem(late).await.0, 404);
     let r = app
+        .api()
         .authed(Method::DELETE, &format!("/events/{USER}/watch"))
         .send()
         .await
@@ -748,15 +720,15 @@ async fn deleting_the_watch_stops_the_channel() {
 
 #[tokio::test]
 async fn a_channel_close_to_its_end_is_renewed_when_a_push_is_synced() {
-    let app = start_watchable().await;
+    let app = App::start_watchable().await;
     connect(&app, true).await;
     let old = watch(&app).await;
     // Make the stored channel end within the day.
     let key = format!("gcal:channel:{}", old.id);
     let mut record: Value =
-        serde_json::from_str(&con(&app).get::<_, String>(&key).unwrap()).unwrap();
+        serde_json::from_str(&app.redis().get::<_, String>(&key).unwrap()).unwrap();
     record["expiration_ms"] = json!(chrono::Utc::now().timestamp_millis() + 3_600_000);
-    let _: () = con(&app).set(&key, record.to_string()).unwrap();
+    let _: () = app.redis().set(&key, record.to_string()).unwrap();
 
     assert_eq!(app.google.push(&old.id, "exists").await.unwrap(), 200);
     let ok = eventually(WAIT, || {
@@ -768,6 +740,7 @@ async fn a_channel_close_to_its_end_is_renewed_when_a_push_is_synced() {
     let new = app.google.channels()[0].clone();
     // The new channel is the live one: its pushes work, the watch reports it.
     let r = app
+        .api()
         .authed(Method::POST, &format!("/events/{USER}/watch"))
         .send()
         .await
@@ -784,7 +757,7 @@ async fn a_channel_close_to_its_end_is_renewed_when_a_push_is_synced() {
 
 #[tokio::test]
 async fn malformed_messages_are_dropped_counted_and_logged_and_the_next_is_handled() {
-    let app = TestApp::start().await;
+    let app = App::start().await;
     let mut wrong_type = cloud_event("calendar.event.created", USER);
     wrong_type["type"] = json!("com.example.other");
     let mut missing = cloud_event("calendar.event.created", USER);
@@ -807,7 +780,7 @@ async fn malformed_messages_are_dropped_counted_and_logged_and_the_next_is_handl
         .arg("*")
         .arg("event")
         .arg(r#"{"specversion":"1.0"}"#)
-        .query(&mut con(&app))
+        .query(&mut app.redis())
         .unwrap();
 
     let good = cloud_event("calendar.event.created", USER);
@@ -817,15 +790,15 @@ async fn malformed_messages_are_dropped_counted_and_logged_and_the_next_is_handl
     assert!(ok, "the good message was not handled: {}", app.logs());
     assert_eq!(app.rest.notifications(), vec![good]);
     let ok = eventually(WAIT, || {
-        con(&app).get::<_, Option<i64>>(MALFORMED).unwrap() == Some(6)
+        app.redis().get::<_, Option<i64>>(MALFORMED).unwrap() == Some(6)
     })
     .await;
     assert!(
         ok,
         "malformed count {:?}",
-        con(&app).get::<_, Option<i64>>(MALFORMED).unwrap()
+        app.redis().get::<_, Option<i64>>(MALFORMED).unwrap()
     );
-    let ttl: i64 = con(&app).ttl(MALFORMED).unwrap();
+    let ttl: i64 = app.redis().ttl(MALFORMED).unwrap();
     assert!(ttl > 0, "the counter is bounded in time");
     let dropped = app
         .logs()
@@ -835,7 +808,7 @@ async fn malformed_messages_are_dropped_counted_and_logged_and_the_next_is_handl
     assert_eq!(dropped, 6, "{}", app.logs());
     assert_eq!(pending(&app), 0, "the malformed entry is acknowledged");
     assert_eq!(
-        con(&app).llen::<_, usize>(DLQ).unwrap(),
+        app.redis().llen::<_, usize>(DLQ).unwrap(),
         0,
         "malformed is not dead-lettered"
     );
@@ -844,7 +817,7 @@ async fn malformed_messages_are_dropped_counted_and_logged_and_the_next_is_handl
 
 #[tokio::test]
 async fn pushes_synced_by_two_replicas_at_once_announce_a_change_once() {
-    let app = start_watchable().await;
+    let app = App::start_watchable().await;
     let second = updates_replica(&app).await;
     connect(&app, true).await;
     let channel = watch(&app).await;
@@ -889,10 +862,11 @@ async fn pushes_synced_by_two_replicas_at_once_announce_a_change_once() {
 
 #[tokio::test]
 async fn a_push_for_a_disconnected_user_is_dropped_not_retried_forever() {
-    let app = start_watchable().await;
+    let app = App::start_watchable().await;
     connect(&app, true).await;
     let channel = watch(&app).await;
     let r = app
+        .api()
         .authed(Method::DELETE, &format!("/auth/{USER}"))
         .send()
         .await
@@ -907,7 +881,7 @@ async fn a_push_for_a_disconnected_user_is_dropped_not_retried_forever() {
     nudge(&app, &[app.host.logs()]).await;
     // Settled for good: the claim is final, so no reader (pub/sub, stream drain or a
     // reclaim of the entry) syncs it again.
-    let claim: Option<String> = con(&app).get(format!("gcal:delivered:{id}")).unwrap();
+    let claim: Option<String> = app.redis().get(format!("gcal:delivered:{id}")).unwrap();
     assert_eq!(claim.as_deref(), Some("done"), "{}", app.logs());
     let logs = app.logs();
     assert_eq!(logs.matches("sync dropped").count(), 1, "{logs}");
@@ -922,15 +896,15 @@ async fn a_push_for_a_disconnected_user_is_dropped_not_retried_forever() {
 
 #[tokio::test]
 async fn two_replicas_renew_a_channel_once() {
-    let app = start_watchable().await;
+    let app = App::start_watchable().await;
     let second = updates_replica(&app).await;
     connect(&app, true).await;
     let old = watch(&app).await;
     let key = format!("gcal:channel:{}", old.id);
     let mut record: Value =
-        serde_json::from_str(&con(&app).get::<_, String>(&key).unwrap()).unwrap();
+        serde_json::from_str(&app.redis().get::<_, String>(&key).unwrap()).unwrap();
     record["expiration_ms"] = json!(chrono::Utc::now().timestamp_millis() + 3_600_000);
-    let _: () = con(&app).set(&key, record.to_string()).unwrap();
+    let _: () = app.redis().set(&key, record.to_string()).unwrap();
 
     let (a, b) = tokio::join!(
         app.google.push(&old.id, "exists"),
@@ -949,16 +923,19 @@ async fn two_replicas_renew_a_channel_once() {
         1,
         "one live channel, none orphaned: {channels:?}"
     );
-    let live: String = con(&app).get(format!("gcal:watch:{USER}:primary")).unwrap();
+    let live: String = app
+        .redis()
+        .get(format!("gcal:watch:{USER}:primary"))
+        .unwrap();
     assert_eq!(live, channels[0].id);
 }
 
 #[tokio::test]
 async fn an_entry_left_pending_by_a_dead_replica_is_taken_over() {
-    let app = TestApp::start().await;
+    let app = App::start().await;
     let event = cloud_event("calendar.event.created", USER);
     let id = event["id"].as_str().unwrap().to_owned();
-    let mut c = con(&app);
+    let mut c = app.redis();
     let _: () = redis::cmd("XGROUP")
         .arg(&["CREATE", STREAM, GROUP, "0", "MKSTREAM"])
         .query(&mut c)
@@ -1014,9 +991,10 @@ async fn an_entry_left_pending_by_a_dead_replica_is_taken_over() {
 
 #[tokio::test]
 async fn a_watch_without_public_base_url_is_a_config_problem() {
-    let app = TestApp::start().await;
+    let app = App::start().await;
     connect(&app, false).await;
     let r = app
+        .api()
         .authed(Method::POST, &format!("/events/{USER}/watch"))
         .send()
         .await

@@ -80,8 +80,9 @@ pub use freebusy::{
 pub use writes::WriteRecord;
 
 use self::calendar::ApiError;
-use super::server::{Incoming, Outcome, Server, parse_form, send_request};
-use super::{ALNUM, Chaos, Fault, Faults, Recorded, random_string};
+use super::faults::{Admission, FaultControl, Faulty};
+use super::server::{Incoming, Outcome, Served, parse_form, send_request};
+use super::{ALNUM, Fault, random_string};
 use crate::suite_logs;
 
 /// Account used when the authorization request names none and no override is set.
@@ -314,9 +315,6 @@ impl std::fmt::Display for OAuthError {
 
 #[derive(Debug)]
 struct State {
-    requests: Vec<Recorded>,
-    faults: Faults<Route>,
-    down: bool,
     clients: HashMap<String, Client>,
     consent_account: Option<String>,
     omit_refresh_token: bool,
@@ -336,13 +334,11 @@ struct State {
     calendar_list: calendar_list::CalendarList,
     /// Successful event writes, in order.
     writes: Vec<WriteRecord>,
-    chaos: Option<Chaos>,
 }
 
 /// Fake Google on loopback. See the module docs.
 pub struct FakeGoogle {
-    state: Arc<Mutex<State>>,
-    server: Server,
+    served: Served<State, Route>,
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -536,11 +532,30 @@ fn fault_chain(route: Option<Route>) -> Vec<Route> {
     chain
 }
 
-async fn handle(state: Arc<Mutex<State>>, req: Incoming) -> Outcome {
+/// Google's transient errors, for chaos (OAuth errors on the OAuth endpoints).
+const TRANSIENT: &[Fault] = &[
+    Fault::Status(500),
+    Fault::Status(503),
+    Fault::Status(429),
+    Fault::RateLimit403,
+];
+
+impl Faulty for FakeGoogle {
+    type Route = Route;
+
+    fn control(&self) -> &FaultControl<Route> {
+        self.served.control()
+    }
+}
+
+async fn handle(
+    state: Arc<Mutex<State>>,
+    control: Arc<FaultControl<Route>>,
+    req: Incoming,
+) -> Outcome {
     let route = classify(&req);
-    let fault = {
+    {
         let mut s = lock(&state);
-        s.requests.push(Recorded::from_incoming(&req));
         if route.is_some_and(Route::is_calendar) {
             s.api_calls += 1;
         }
@@ -553,36 +568,13 @@ async fn handle(state: Arc<Mutex<State>>, req: Incoming) -> Outcome {
                 .unwrap_or_default();
             *s.token_calls.entry(grant).or_default() += 1;
         }
-        if s.down {
-            return Outcome::Respond(fault_response(route, &Fault::Status(503)));
-        }
-        match s.faults.take(&fault_chain(route)) {
-            Some(fault) => (std::time::Duration::ZERO, Some(fault)),
-            None => s
-                .chaos
-                .as_mut()
-                .map_or((std::time::Duration::ZERO, None), |c| {
-                    c.decide(&[
-                        Fault::Status(500),
-                        Fault::Status(503),
-                        Fault::Status(429),
-                        Fault::RateLimit403,
-                    ])
-                }),
-        }
-    };
-    let (delay, fault) = fault;
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
     }
-    match fault {
-        None => {}
-        Some(Fault::Drop) => return Outcome::Drop,
-        Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
-        Some(fault) => return Outcome::Respond(fault_response(route, &fault)),
+    match control.admit(&req, &fault_chain(route)).await {
+        Admission::Handle => Outcome::Respond(lock(&state).dispatch(&req)),
+        Admission::Down => Outcome::Respond(fault_response(route, &Fault::Status(503))),
+        Admission::Fail(fault) => Outcome::Respond(fault_response(route, &fault)),
+        Admission::Drop => Outcome::Drop,
     }
-    let mut s = lock(&state);
-    Outcome::Respond(s.dispatch(&req))
 }
 
 /// Media type of a request without parameters, lowercased.
@@ -1349,10 +1341,7 @@ impl State {
 impl FakeGoogle {
     /// Starts the fake on a free loopback port. No client is registered yet.
     pub async fn start() -> anyhow::Result<Self> {
-        let state = Arc::new(Mutex::new(State {
-            requests: Vec::new(),
-            faults: Faults::default(),
-            down: false,
+        let state = State {
             clients: HashMap::new(),
             consent_account: None,
             omit_refresh_token: false,
@@ -1370,71 +1359,26 @@ impl FakeGoogle {
             store: calendar::Store::default(),
             calendar_list: calendar_list::CalendarList::default(),
             writes: Vec::new(),
-            chaos: None,
-        }));
-        let shared = state.clone();
-        let server = Server::start(move |req| handle(shared.clone(), req)).await?;
-        Ok(FakeGoogle { state, server })
+        };
+        let served = Served::start(state, TRANSIENT, handle).await?;
+        Ok(FakeGoogle { served })
     }
 
     /// `http://127.0.0.1:PORT`, the origin of every endpoint.
     pub fn origin(&self) -> String {
-        self.server.origin()
+        self.served.origin()
     }
 
     /// Stops the server (connections are then refused). Dropping the fake does the same.
     pub async fn shutdown(&self) {
-        self.server.shutdown().await;
+        self.served.shutdown().await;
     }
 
-    // ----- requests and faults ----------------------------------------------------
-
-    /// Every request received so far, in order.
-    pub fn requests(&self) -> Vec<Recorded> {
-        lock(&self.state).requests.clone()
-    }
-
-    pub fn clear_requests(&self) {
-        lock(&self.state).requests.clear();
-    }
-
-    /// Queues `fault` for the next `times` requests of `route`.
-    pub fn fail_next(&self, route: Route, fault: Fault, times: usize) {
-        lock(&self.state).faults.push(route, fault, times);
-    }
-
-    /// Drops every queued fault.
-    pub fn clear_faults(&self) {
-        lock(&self.state).faults.clear();
-    }
-
-    /// While down, every request is answered 503 (`backendError` on the API,
-    /// `temporarily_unavailable` on the OAuth endpoints).
-    pub fn set_down(&self, down: bool) {
-        lock(&self.state).down = down;
-    }
-
-    /// From now on every request waits up to `max_latency`, and about `rate` of them are
-    /// answered 500, 503, 429 or 403 `rateLimitExceeded` (Google's error bodies; OAuth
-    /// errors on the OAuth endpoints) without being handled. Reproducible: the choices
-    /// come from an RNG seeded with `seed`.
-    pub fn set_chaos(&self, rate: f64, max_latency: std::time::Duration, seed: u64) {
-        lock(&self.state).chaos = Some(Chaos::new(rate, max_latency, seed));
-    }
-
-    /// Ends [`set_chaos`](Self::set_chaos).
-    pub fn clear_chaos(&self) {
-        lock(&self.state).chaos = None;
-    }
-
-    /// Errors injected by chaos so far (since the last `set_chaos`).
-    pub fn chaos_injected(&self) -> u64 {
-        lock(&self.state).chaos.as_ref().map_or(0, |c| c.injected)
-    }
+    // ----- requests and faults: see [`Faulty`] ---------------------------------------
 
     /// Number of requests received under `/calendar/v3` (faulted ones included).
     pub fn api_calls(&self) -> usize {
-        lock(&self.state).api_calls
+        lock(self.served.state()).api_calls
     }
 
     // ----- OAuth ------------------------------------------------------------------
@@ -1442,7 +1386,7 @@ impl FakeGoogle {
     /// Registers an OAuth client, or adds a redirect URI to it (the secret is replaced).
     pub fn register_client(&self, client_id: &str, client_secret: &str, redirect_uri: &str) {
         suite_logs::record_secret(suite_logs::CLIENT_SECRET, client_secret);
-        let mut state = lock(&self.state);
+        let mut state = lock(self.served.state());
         let client = state
             .clients
             .entry(client_id.to_owned())
@@ -1459,14 +1403,14 @@ impl FakeGoogle {
     /// The account that approves the next consents (`None`: `login_hint`, else
     /// [`DEFAULT_ACCOUNT`]).
     pub fn set_consent_account(&self, account: Option<&str>) {
-        lock(&self.state).consent_account = account.map(str::to_owned);
+        lock(self.served.state()).consent_account = account.map(str::to_owned);
     }
 
     /// While set, codes from new consents exchange without a refresh token, as Google
     /// answers a re-consent without `prompt=consent`. Without `access_type=offline` no
     /// refresh token is issued anyway.
     pub fn set_omit_refresh_token(&self, omit: bool) {
-        lock(&self.state).omit_refresh_token = omit;
+        lock(self.served.state()).omit_refresh_token = omit;
     }
 
     fn auth_request_of(&self, auth_url: &str) -> anyhow::Result<Vec<(String, String)>> {
@@ -1486,7 +1430,7 @@ impl FakeGoogle {
     /// endpoint, and returns the code and the redirect URL.
     pub fn consent(&self, auth_url: &str) -> anyhow::Result<ConsentResult> {
         let pairs = self.auth_request_of(auth_url)?;
-        let mut state = lock(&self.state);
+        let mut state = lock(self.served.state());
         let request = state
             .parse_auth_request(&pairs)
             .map_err(|e| anyhow!("authorization request rejected: {e}"))?;
@@ -1498,7 +1442,7 @@ impl FakeGoogle {
     /// Denies an authorization URL; returns the redirect URL with `error=access_denied`.
     pub fn deny(&self, auth_url: &str) -> anyhow::Result<String> {
         let pairs = self.auth_request_of(auth_url)?;
-        let state = lock(&self.state);
+        let state = lock(self.served.state());
         let request = state
             .parse_auth_request(&pairs)
             .map_err(|e| anyhow!("authorization request rejected: {e}"))?;
@@ -1507,7 +1451,7 @@ impl FakeGoogle {
 
     /// Makes every outstanding authorization code expired.
     pub fn expire_codes(&self) {
-        let mut state = lock(&self.state);
+        let mut state = lock(self.served.state());
         let past = Utc::now() - Duration::seconds(CODE_LIFETIME_SECS + 1);
         for code in state.codes.values_mut() {
             code.issued_at = past;
@@ -1516,7 +1460,7 @@ impl FakeGoogle {
 
     /// Token endpoint requests received with this `grant_type` (failed ones included).
     pub fn token_calls(&self, grant_type: &str) -> usize {
-        lock(&self.state)
+        lock(self.served.state())
             .token_calls
             .get(grant_type)
             .copied()
@@ -1525,22 +1469,22 @@ impl FakeGoogle {
 
     /// The `code_verifier` of the last code exchange.
     pub fn last_code_verifier(&self) -> Option<String> {
-        lock(&self.state).last_verifier.clone()
+        lock(self.served.state()).last_verifier.clone()
     }
 
     /// The `code_challenge` of the last approved consent.
     pub fn last_code_challenge(&self) -> Option<String> {
-        lock(&self.state).last_challenge.clone()
+        lock(self.served.state()).last_challenge.clone()
     }
 
     /// Tokens of the last successful token response.
     pub fn last_issued_tokens(&self) -> Option<IssuedTokens> {
-        lock(&self.state).last_issued.clone()
+        lock(self.served.state()).last_issued.clone()
     }
 
     /// Lifetime (`expires_in`) of access tokens issued from now on.
     pub fn set_access_token_lifetime(&self, secs: i64) {
-        lock(&self.state).access_lifetime = secs;
+        lock(self.served.state()).access_lifetime = secs;
     }
 
     /// Seeds an access and refresh token for [`DEFAULT_ACCOUNT`] (usable by any client).
@@ -1551,24 +1495,24 @@ impl FakeGoogle {
     /// Seeds an access and refresh token for an account (usable by any client).
     pub fn issue_tokens_for(&self, account: &str, scopes: &[&str]) -> (String, String) {
         let scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
-        lock(&self.state).issue_refresh(account, scopes)
+        lock(self.served.state()).issue_refresh(account, scopes)
     }
 
     /// Makes an access token expired (the API then answers 401).
     pub fn expire_access_token(&self, token: &str) {
-        if let Some(access) = lock(&self.state).access.get_mut(token) {
+        if let Some(access) = lock(self.served.state()).access.get_mut(token) {
             access.expires_at = Utc::now() - Duration::seconds(1);
         }
     }
 
     /// Revokes a refresh token and its access tokens, as a user would in their account.
     pub fn revoke_refresh_token(&self, token: &str) {
-        lock(&self.state).revoke_refresh(token);
+        lock(self.served.state()).revoke_refresh(token);
     }
 
     /// Whether an access token is currently accepted by the API.
     pub fn access_token_valid(&self, token: &str) -> bool {
-        lock(&self.state)
+        lock(self.served.state())
             .access
             .get(token)
             .is_some_and(|a| !a.revoked && a.expires_at > Utc::now())
@@ -1576,7 +1520,7 @@ impl FakeGoogle {
 
     /// Whether a refresh token is known and not revoked.
     pub fn refresh_token_valid(&self, token: &str) -> bool {
-        lock(&self.state)
+        lock(self.served.state())
             .refresh
             .get(token)
             .is_some_and(|r| !r.revoked)
@@ -1584,19 +1528,19 @@ impl FakeGoogle {
 
     /// Tokens revoked through `POST /revoke`, in order.
     pub fn revoked(&self) -> Vec<String> {
-        lock(&self.state).revoked.clone()
+        lock(self.served.state()).revoked.clone()
     }
 
     // ----- Calendar ---------------------------------------------------------------
 
     /// Makes every sync token issued so far answer 410 `fullSyncRequired`.
     pub fn invalidate_sync_tokens(&self) {
-        lock(&self.state).store.invalidate_sync_tokens();
+        lock(self.served.state()).store.invalidate_sync_tokens();
     }
 
     /// Creates an empty (secondary) calendar for an account.
     pub fn create_calendar(&self, account: &str, calendar_id: &str) {
-        lock(&self.state)
+        lock(self.served.state())
             .store
             .create_calendar(account, calendar_id);
     }
@@ -1605,7 +1549,7 @@ impl FakeGoogle {
     /// [`CalendarListEntry::owned_by`]) is created in the event store too, so events can
     /// be written to it (through the API only with role writer or owner).
     pub fn add_calendar(&self, account: &str, entry: CalendarListEntry) {
-        let mut state = lock(&self.state);
+        let mut state = lock(self.served.state());
         if entry.owner.is_none() {
             state.store.create_calendar(account, &entry.id);
         }
@@ -1615,19 +1559,21 @@ impl FakeGoogle {
     /// Marks an entry added with [`add_calendar`](Self::add_calendar) deleted: listed
     /// only with `showDeleted=true`. False if there is no such entry.
     pub fn remove_calendar(&self, account: &str, calendar_id: &str) -> bool {
-        lock(&self.state).calendar_list.remove(account, calendar_id)
+        lock(self.served.state())
+            .calendar_list
+            .remove(account, calendar_id)
     }
 
     /// The status of conferences created from now on (default `Success`).
     pub fn set_conference_outcome(&self, outcome: ConferenceOutcome) {
-        lock(&self.state).store.conferences.outcome = outcome;
+        lock(self.served.state()).store.conferences.outcome = outcome;
     }
 
     /// Completes every pending conference, as Google does a moment later: the events
     /// carrying one get the full conference, `hangoutLink` and a new ETag. Returns the
     /// number of events changed.
     pub fn complete_pending_conferences(&self) -> usize {
-        let mut state = lock(&self.state);
+        let mut state = lock(self.served.state());
         let done = state.store.conferences.complete_pending();
         state.store.update_events(|account, calendar, event| {
             let key = conference::pending_request(event)
@@ -1644,17 +1590,17 @@ impl FakeGoogle {
 
     /// Conferences created so far (a repeated `requestId` creates none).
     pub fn conferences_created(&self) -> usize {
-        lock(&self.state).store.conferences.created
+        lock(self.served.state()).store.conferences.created
     }
 
     /// Every successful event write through the API, in order.
     pub fn writes(&self) -> Vec<WriteRecord> {
-        lock(&self.state).writes.clone()
+        lock(self.served.state()).writes.clone()
     }
 
     /// `sendUpdates` of each successful write to one event, in order (`None`: absent).
     pub fn send_updates_of(&self, event_id: &str) -> Vec<Option<String>> {
-        lock(&self.state)
+        lock(self.served.state())
             .writes
             .iter()
             .filter(|w| w.event_id == event_id)
@@ -1673,7 +1619,7 @@ impl FakeGoogle {
         attendee_email: &str,
         response_status: &str,
     ) -> anyhow::Result<Value> {
-        let mut state = lock(&self.state);
+        let mut state = lock(self.served.state());
         let changed = state
             .store
             .update_event(account, calendar_id, event_id, |event| {
@@ -1709,7 +1655,7 @@ impl FakeGoogle {
         let created = self.insert_event_direct(account, calendar_id, event)?;
         let id = created["id"].as_str().unwrap_or_default().to_owned();
         let person = json!({ "email": organizer });
-        lock(&self.state)
+        lock(self.served.state())
             .store
             .update_event(account, calendar_id, &id, |event| {
                 event.insert("organizer".into(), person.clone());
@@ -1721,7 +1667,7 @@ impl FakeGoogle {
 
     /// Every stored event of every calendar, tombstones included.
     pub fn all_events(&self) -> Vec<StoredEvent> {
-        lock(&self.state).store.all_events()
+        lock(self.served.state()).store.all_events()
     }
 
     /// Events (tombstones included) of one calendar (`primary` allowed), insertion order.
@@ -1740,7 +1686,7 @@ impl FakeGoogle {
 
     /// One stored event, as `events.get` would return it.
     pub fn event(&self, account: &str, calendar_id: &str, event_id: &str) -> Option<Value> {
-        lock(&self.state)
+        lock(self.served.state())
             .store
             .get(account, calendar_id, event_id)
             .ok()
@@ -1754,7 +1700,7 @@ impl FakeGoogle {
         calendar_id: &str,
         event: Value,
     ) -> anyhow::Result<Value> {
-        lock(&self.state)
+        lock(self.served.state())
             .store
             .insert(account, calendar_id, &event, &[])
             .map_err(|e| anyhow!("insert rejected: {} {}: {}", e.code, e.reason, e.message))
@@ -1768,7 +1714,7 @@ impl FakeGoogle {
         event_id: &str,
         patch: Value,
     ) -> anyhow::Result<Value> {
-        lock(&self.state)
+        lock(self.served.state())
             .store
             .modify(account, calendar_id, event_id, &patch, &[], false)
             .map_err(|e| anyhow!("patch rejected: {} {}: {}", e.code, e.reason, e.message))
@@ -1781,7 +1727,7 @@ impl FakeGoogle {
         calendar_id: &str,
         event_id: &str,
     ) -> anyhow::Result<()> {
-        lock(&self.state)
+        lock(self.served.state())
             .store
             .delete(account, calendar_id, event_id, &[])
             .map_err(|e| anyhow!("delete rejected: {} {}: {}", e.code, e.reason, e.message))
@@ -1789,14 +1735,19 @@ impl FakeGoogle {
 
     /// Open push channels.
     pub fn channels(&self) -> Vec<Channel> {
-        lock(&self.state).store.channels.values().cloned().collect()
+        lock(self.served.state())
+            .store
+            .channels
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// Sends a push notification for a channel to its address, as Google does, and
     /// returns the receiver's status. Never sent automatically.
     pub async fn push(&self, channel_id: &str, resource_state: &str) -> anyhow::Result<u16> {
         let channel = {
-            let mut state = lock(&self.state);
+            let mut state = lock(self.served.state());
             let channel = state
                 .store
                 .channels

@@ -6,7 +6,7 @@
 //! (credentials, parameters, bodies) and answer with the real services' status codes and
 //! error bodies, so a suite fails when the service under test sends something wrong.
 //!
-//! Common to both:
+//! Common to both, in [`faults`] (the [`Faulty`] trait brings the methods into scope):
 //! - every request is recorded ([`Recorded`]), so tests can assert what reached a fake,
 //!   including that nothing did;
 //! - `fail_next(route, fault, times)` queues [`Fault`]s per endpoint group; a request
@@ -19,17 +19,17 @@
 //!   service's usual transient errors (5xx, 429) instead of handling them. The random
 //!   choices come from a seeded RNG; queued faults and `set_down` take precedence.
 
+pub mod faults;
 pub mod google;
 pub mod rest;
 mod server;
 pub mod start_page;
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::Hash;
 use std::time::Duration;
 
 use bytes::Bytes;
 
+pub use faults::{FaultControl, Faulty};
 pub use google::FakeGoogle;
 pub use rest::FakeRest;
 pub use start_page::StartPage;
@@ -122,76 +122,6 @@ impl Recorded {
     /// The body as text (lossy).
     pub fn body_text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// Queues of pending faults per route.
-#[derive(Debug)]
-struct Faults<R> {
-    queues: HashMap<R, VecDeque<Fault>>,
-}
-
-impl<R> Default for Faults<R> {
-    fn default() -> Self {
-        Faults {
-            queues: HashMap::new(),
-        }
-    }
-}
-
-impl<R: Hash + Eq + Copy> Faults<R> {
-    fn push(&mut self, route: R, fault: Fault, times: usize) {
-        let queue = self.queues.entry(route).or_default();
-        queue.extend(std::iter::repeat_n(fault, times));
-    }
-
-    /// Takes the next fault from the first route in `routes` (most specific first) that
-    /// has one queued.
-    fn take(&mut self, routes: &[R]) -> Option<Fault> {
-        routes
-            .iter()
-            .find_map(|route| self.queues.get_mut(route).and_then(VecDeque::pop_front))
-    }
-
-    fn clear(&mut self) {
-        self.queues.clear();
-    }
-}
-
-/// Random latency and transient errors for load tests (see the module docs).
-#[derive(Debug)]
-struct Chaos {
-    rate: f64,
-    max_latency: Duration,
-    rng: rand::rngs::StdRng,
-    /// Errors injected so far.
-    injected: u64,
-}
-
-impl Chaos {
-    fn new(rate: f64, max_latency: Duration, seed: u64) -> Chaos {
-        use rand::SeedableRng as _;
-        Chaos {
-            rate: rate.clamp(0.0, 1.0),
-            max_latency,
-            rng: rand::rngs::StdRng::seed_from_u64(seed),
-            injected: 0,
-        }
-    }
-
-    /// For one request: how long to wait first, and the error to answer with (one of
-    /// `errors`, equally likely), if any.
-    fn decide(&mut self, errors: &[Fault]) -> (Duration, Option<Fault>) {
-        use rand::Rng as _;
-        let max = u64::try_from(self.max_latency.as_micros()).unwrap_or(u64::MAX);
-        let delay = Duration::from_micros(self.rng.random_range(0..=max));
-        let fault = if !errors.is_empty() && self.rng.random_bool(self.rate) {
-            self.injected += 1;
-            Some(errors[self.rng.random_range(0..errors.len())].clone())
-        } else {
-            None
-        };
-        (delay, fault)
     }
 }
 

@@ -7,7 +7,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
@@ -16,8 +15,9 @@ use base64::Engine as _;
 use http::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use super::server::{Incoming, Outcome, Server};
-use super::{Chaos, Fault, Faults, Recorded};
+use super::Fault;
+use super::faults::{Admission, FaultControl, Faulty};
+use super::server::{Incoming, Outcome, Served};
 
 /// Endpoint groups of the REST fake, for fault injection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,9 +54,6 @@ struct User {
 
 #[derive(Debug)]
 struct State {
-    requests: Vec<Recorded>,
-    faults: Faults<Route>,
-    down: bool,
     token: Option<String>,
     put_status: StatusCode,
     users: BTreeMap<String, User>,
@@ -67,13 +64,27 @@ struct State {
     deliveries: HashMap<String, usize>,
     /// Notification ids refused with this status (after validation), every time.
     refused: HashMap<String, StatusCode>,
-    chaos: Option<Chaos>,
 }
 
 /// Fake REST user-data service on loopback. See the module docs.
 pub struct FakeRest {
-    state: Arc<Mutex<State>>,
-    server: Server,
+    served: Served<State, Route>,
+}
+
+/// The REST service's transient errors, for chaos.
+const TRANSIENT: &[Fault] = &[
+    Fault::Status(500),
+    Fault::Status(502),
+    Fault::Status(503),
+    Fault::Status(429),
+];
+
+impl Faulty for FakeRest {
+    type Route = Route;
+
+    fn control(&self) -> &FaultControl<Route> {
+        self.served.control()
+    }
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -84,10 +95,7 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 impl FakeRest {
     /// Starts the fake on a free loopback port, with no users and no token required.
     pub async fn start() -> anyhow::Result<Self> {
-        let state = Arc::new(Mutex::new(State {
-            requests: Vec::new(),
-            faults: Faults::default(),
-            down: false,
+        let state = State {
             token: None,
             put_status: StatusCode::OK,
             users: BTreeMap::new(),
@@ -96,62 +104,19 @@ impl FakeRest {
             notification_ids: Vec::new(),
             deliveries: HashMap::new(),
             refused: HashMap::new(),
-            chaos: None,
-        }));
-        let shared = state.clone();
-        let server = Server::start(move |req| handle(shared.clone(), req)).await?;
-        Ok(FakeRest { state, server })
+        };
+        let served = Served::start(state, TRANSIENT, handle).await?;
+        Ok(FakeRest { served })
     }
 
     /// `http://127.0.0.1:PORT`
     pub fn origin(&self) -> String {
-        self.server.origin()
+        self.served.origin()
     }
 
     /// Stops the server (connections are then refused). Dropping the fake does the same.
     pub async fn shutdown(&self) {
-        self.server.shutdown().await;
-    }
-
-    /// Every request received so far, in order.
-    pub fn requests(&self) -> Vec<Recorded> {
-        lock(&self.state).requests.clone()
-    }
-
-    pub fn clear_requests(&self) {
-        lock(&self.state).requests.clear();
-    }
-
-    /// Queues `fault` for the next `times` requests of `route`.
-    pub fn fail_next(&self, route: Route, fault: Fault, times: usize) {
-        lock(&self.state).faults.push(route, fault, times);
-    }
-
-    /// Drops every queued fault.
-    pub fn clear_faults(&self) {
-        lock(&self.state).faults.clear();
-    }
-
-    /// While down, every request is answered 503 `{"error":"unavailable"}`.
-    pub fn set_down(&self, down: bool) {
-        lock(&self.state).down = down;
-    }
-
-    /// From now on every request waits up to `max_latency`, and about `rate` of them are
-    /// answered 500, 502, 503 or 429 (the service's error bodies) without being handled.
-    /// Reproducible: the choices come from an RNG seeded with `seed`.
-    pub fn set_chaos(&self, rate: f64, max_latency: std::time::Duration, seed: u64) {
-        lock(&self.state).chaos = Some(Chaos::new(rate, max_latency, seed));
-    }
-
-    /// Ends [`set_chaos`](Self::set_chaos).
-    pub fn clear_chaos(&self) {
-        lock(&self.state).chaos = None;
-    }
-
-    /// Errors injected by chaos so far (since the last `set_chaos`).
-    pub fn chaos_injected(&self) -> u64 {
-        lock(&self.state).chaos.as_ref().map_or(0, |c| c.injected)
+        self.served.shutdown().await;
     }
 
     /// When set, every request must carry `Authorization: Bearer <token>`, else 401.
@@ -159,7 +124,7 @@ impl FakeRest {
         if let Some(t) = &token {
             crate::suite_logs::record_secret(crate::suite_logs::REST_TOKEN, t);
         }
-        lock(&self.state).token = token;
+        lock(self.served.state()).token = token;
     }
 
     /// Status of a successful credentials PUT: 200 (with the record) or 204 (empty).
@@ -168,12 +133,13 @@ impl FakeRest {
             status == 200 || status == 204,
             "the REST contract allows only 200 or 204 for PUT, not {status}"
         );
-        lock(&self.state).put_status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+        lock(self.served.state()).put_status =
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     }
 
     /// Adds (or replaces) a user.
     pub fn add_user(&self, id: &str, email: Option<&str>, time_zone: Option<&str>) {
-        lock(&self.state).users.insert(
+        lock(self.served.state()).users.insert(
             id.to_owned(),
             User {
                 email: email.map(str::to_owned),
@@ -184,97 +150,85 @@ impl FakeRest {
 
     /// Removes a user and their credentials.
     pub fn remove_user(&self, id: &str) {
-        let mut state = lock(&self.state);
+        let mut state = lock(self.served.state());
         state.users.remove(id);
         state.credentials.remove(id);
     }
 
     /// The stored credential record of a user.
     pub fn credentials(&self, id: &str) -> Option<Value> {
-        lock(&self.state).credentials.get(id).cloned()
+        lock(self.served.state()).credentials.get(id).cloned()
     }
 
     /// Stores a credential record as is, without validation (to seed good or bad data).
     /// Does not create the user: GET answers 404 for unknown users regardless.
     pub fn set_credentials(&self, id: &str, value: Value) {
-        lock(&self.state).credentials.insert(id.to_owned(), value);
+        lock(self.served.state())
+            .credentials
+            .insert(id.to_owned(), value);
     }
 
     /// Removes a user's credential record behind the service's back.
     pub fn remove_credentials(&self, id: &str) {
-        lock(&self.state).credentials.remove(id);
+        lock(self.served.state()).credentials.remove(id);
     }
 
     /// Every accepted notification in received order, duplicates included.
     pub fn notifications(&self) -> Vec<Value> {
-        lock(&self.state).notifications.clone()
+        lock(self.served.state()).notifications.clone()
     }
 
     /// Distinct ids of accepted notifications, in first-received order.
     pub fn notification_ids(&self) -> Vec<String> {
-        lock(&self.state).notification_ids.clone()
+        lock(self.served.state()).notification_ids.clone()
     }
 
     /// How many times a notification with this id was accepted.
     pub fn delivery_count(&self, id: &str) -> usize {
-        lock(&self.state).deliveries.get(id).copied().unwrap_or(0)
+        lock(self.served.state())
+            .deliveries
+            .get(id)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// From now on every `POST /notifications` of the event `id` is answered `status`
     /// (and not counted as delivered), until [`accept_notification`](Self::accept_notification).
     pub fn refuse_notification(&self, id: &str, status: u16) {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        lock(&self.state).refused.insert(id.to_owned(), status);
+        lock(self.served.state())
+            .refused
+            .insert(id.to_owned(), status);
     }
 
     /// Ends [`refuse_notification`](Self::refuse_notification) for `id`.
     pub fn accept_notification(&self, id: &str) {
-        lock(&self.state).refused.remove(id);
+        lock(self.served.state()).refused.remove(id);
     }
 
     pub fn clear_notifications(&self) {
-        let mut state = lock(&self.state);
+        let mut state = lock(self.served.state());
         state.notifications.clear();
         state.notification_ids.clear();
         state.deliveries.clear();
     }
 }
 
-async fn handle(state: Arc<Mutex<State>>, req: Incoming) -> Outcome {
-    let fault = {
-        let mut s = lock(&state);
-        s.requests.push(Recorded::from_incoming(&req));
-        if s.down {
-            return Outcome::Respond(error(StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
-        }
-        let routes: &[Route] = match classify(&req) {
-            Some(route) => &[route, Route::Any],
-            None => &[Route::Any],
-        };
-        match s.faults.take(routes) {
-            Some(fault) => (Duration::ZERO, Some(fault)),
-            None => s.chaos.as_mut().map_or((Duration::ZERO, None), |c| {
-                c.decide(&[
-                    Fault::Status(500),
-                    Fault::Status(502),
-                    Fault::Status(503),
-                    Fault::Status(429),
-                ])
-            }),
-        }
+async fn handle(
+    state: Arc<Mutex<State>>,
+    control: Arc<FaultControl<Route>>,
+    req: Incoming,
+) -> Outcome {
+    let chain: &[Route] = match classify(&req) {
+        Some(route) => &[route, Route::Any],
+        None => &[Route::Any],
     };
-    let (delay, fault) = fault;
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+    match control.admit(&req, chain).await {
+        Admission::Handle => Outcome::Respond(lock(&state).dispatch(&req)),
+        Admission::Down => Outcome::Respond(error(StatusCode::SERVICE_UNAVAILABLE, "unavailable")),
+        Admission::Fail(fault) => Outcome::Respond(fault_response(&fault)),
+        Admission::Drop => Outcome::Drop,
     }
-    match fault {
-        None => {}
-        Some(Fault::Drop) => return Outcome::Drop,
-        Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
-        Some(fault) => return Outcome::Respond(fault_response(&fault)),
-    }
-    let mut s = lock(&state);
-    Outcome::Respond(s.dispatch(&req))
 }
 
 /// Route group of a request from its raw path (for fault matching only).

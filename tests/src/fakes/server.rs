@@ -6,6 +6,7 @@
 //! an error makes hyper close the connection with no response written.
 
 use std::future::Future;
+use std::hash::Hash;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,6 +22,9 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
+
+use super::Fault;
+use super::faults::FaultControl;
 
 /// Request bodies larger than this are answered 413 without reaching a fake.
 const MAX_BODY: usize = 8 * 1024 * 1024;
@@ -89,6 +93,55 @@ impl std::fmt::Display for DroppedByFault {
 }
 
 impl std::error::Error for DroppedByFault {}
+
+/// What every fake runs: its state, its [`FaultControl`] and the server whose requests
+/// `handle` answers from the two.
+pub(crate) struct Served<S, R> {
+    state: Arc<Mutex<S>>,
+    control: Arc<FaultControl<R>>,
+    server: Server,
+}
+
+impl<S: Send + 'static, R: Hash + Eq + Copy + Send + 'static> Served<S, R> {
+    /// Starts the server on a free loopback port; chaos picks from `transient`.
+    pub async fn start<F, Fut>(
+        state: S,
+        transient: &'static [Fault],
+        handle: F,
+    ) -> anyhow::Result<Self>
+    where
+        F: Fn(Arc<Mutex<S>>, Arc<FaultControl<R>>, Incoming) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
+        let state = Arc::new(Mutex::new(state));
+        let control = Arc::new(FaultControl::new(transient));
+        let (shared, faults) = (state.clone(), control.clone());
+        let server = Server::start(move |req| handle(shared.clone(), faults.clone(), req)).await?;
+        Ok(Served {
+            state,
+            control,
+            server,
+        })
+    }
+
+    pub fn state(&self) -> &Mutex<S> {
+        &self.state
+    }
+
+    pub fn control(&self) -> &FaultControl<R> {
+        &self.control
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn origin(&self) -> String {
+        self.server.origin()
+    }
+
+    /// Stops accepting and closes open connections; waits until the port is released.
+    pub async fn shutdown(&self) {
+        self.server.shutdown().await;
+    }
+}
 
 /// A running server; aborting its task closes the listener and every connection.
 pub(crate) struct Server {
