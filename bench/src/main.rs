@@ -35,6 +35,8 @@ const REDIRECT_URI: &str = "http://127.0.0.1:9/auth/callback";
 const READER: &str = "bench-reader";
 /// The user events are created for.
 const WRITER: &str = "bench-writer";
+/// The third participant of the availability scenario (with the reader and the writer).
+const PLANNER: &str = "bench-planner";
 /// Events in the reader's calendar.
 const SEEDED_EVENTS: usize = 10;
 const CONNECTIONS: [usize; 3] = [1, 16, 64];
@@ -42,7 +44,7 @@ const CONNECTIONS: [usize; 3] = [1, 16, 64];
 const USAGE: &str = "usage: cargo run -p gcal-bench -- [options]
   --smoke          about a second per scenario, few requests (CI); writes smoke.{md,json}
   --out NAME       write bench/results/NAME.{md,json} (default: latest, or smoke)
-  --only LIST      only some of: health,list,direct,create,instantiate (for profiling)
+  --only LIST      only some of: health,list,direct,create,availability,instantiate (for profiling)
   --conns LIST     connection counts (default: 1,16,64)
   --manifest PATH  another spin.toml (to compare builds of the components)
   --note TEXT      a line for the report's notes (e.g. how this build differs)";
@@ -168,6 +170,7 @@ async fn main() -> Result<()> {
     // Two users through the real OAuth flow; the reader gets a calendar of fixed size.
     let reader_token = b.connect(READER).await?;
     b.connect(WRITER).await?;
+    b.connect(PLANNER).await?;
     for i in 0..SEEDED_EVENTS {
         b.expect(create_event(b.service, READER, i as u64), 201)
             .await
@@ -213,6 +216,12 @@ async fn main() -> Result<()> {
             201,
         ),
         ("GET /health", "health", health(b.service), 200),
+        (
+            "POST /availability, 3 participants",
+            "events",
+            availability(b.service),
+            200,
+        ),
     ];
     for (what, component, req, status) in probes {
         let calls = b
@@ -259,6 +268,15 @@ async fn main() -> Result<()> {
             // all, so its work does not load the next measurement.
             settle(&b.rest, mode.settle).await;
             b.rest.clear_notifications();
+        }
+    }
+
+    // Three participants' user records and free/busy, asked at once.
+    for &c in &mode.connections {
+        if mode.runs("availability") {
+            let make: MakeRequest = Arc::new(move |_| availability(service));
+            let o = b.measure(&mode, service, c, 200, make).await?;
+            report.scenario(Scenario::new("POST /availability, 3 participants", o));
         }
     }
 
@@ -493,6 +511,20 @@ fn health(addr: SocketAddr) -> http::Request<Full<Bytes>> {
 
 fn list_events(addr: SocketAddr) -> http::Request<Full<Bytes>> {
     authed("GET", addr, &format!("/events/{READER}"), Bytes::new())
+}
+
+/// Slots of 30 minutes in a working week, 09:00-17:00 in each participant's own zone, for
+/// the reader (10 events), the writer and the planner.
+fn availability(addr: SocketAddr) -> http::Request<Full<Bytes>> {
+    let body = json!({
+        "participants": [{"user_id": READER}, {"user_id": WRITER}, {"user_id": PLANNER}],
+        "time_min": "2026-07-06T00:00:00Z",
+        "time_max": "2026-07-11T00:00:00Z",
+        "duration_minutes": 30,
+        "working_hours": {"start": "09:00", "end": "17:00",
+            "days": ["mon", "tue", "wed", "thu", "fri"]},
+    });
+    authed("POST", addr, "/availability", Bytes::from(body.to_string()))
 }
 
 /// A timed event in local Berlin time (the service converts it), unique by `n`.
