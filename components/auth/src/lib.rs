@@ -3,14 +3,9 @@
 // so `cargo test --workspace` and clippy stay green.
 #![cfg(target_arch = "wasm32")]
 
-use gcal_core::{Response, Router, SpinRuntime, auth, not_found, public, token, user};
-use spin_sdk::http::IncomingRequest;
-use spin_sdk::http_component;
+use gcal_core::{Router, SpinRuntime, auth, not_found, public, token, user};
 
-#[http_component]
-async fn handle(req: IncomingRequest) -> Response {
-    gcal_core::serve(req, &routes()).await
-}
+gcal_core::http_entry!(routes);
 
 fn routes() -> Router<SpinRuntime> {
     Router::new()

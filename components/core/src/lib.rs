@@ -38,6 +38,7 @@ pub use spin::{SpinRuntime, serve};
 // For the integration tests: what they check the service's data and settings against.
 pub use config::defaults;
 pub use credentials::cipher::TokenCipher;
+pub use http::problem::Code as ProblemCode;
 pub use model::event::idempotent_event_id;
 pub use secret::{AccessToken, RefreshToken};
 

@@ -4,16 +4,11 @@
 #![cfg(target_arch = "wasm32")]
 
 use gcal_core::{
-    Response, Router, SpinRuntime, admin, availability, calendars, events, method_not_allowed,
-    not_found, public, token, user, user_method_not_allowed, user_not_found, webhook,
+    Router, SpinRuntime, admin, availability, calendars, events, method_not_allowed, not_found,
+    public, token, user, user_method_not_allowed, user_not_found, webhook,
 };
-use spin_sdk::http::IncomingRequest;
-use spin_sdk::http_component;
 
-#[http_component]
-async fn handle(req: IncomingRequest) -> Response {
-    gcal_core::serve(req, &routes()).await
-}
+gcal_core::http_entry!(routes);
 
 fn routes() -> Router<SpinRuntime> {
     Router::new()

@@ -4,14 +4,9 @@
 // so `cargo test --workspace` and clippy stay green.
 #![cfg(target_arch = "wasm32")]
 
-use gcal_core::{Ctx, Reply, Response, Router, SpinRuntime, health, method_not_allowed, public};
-use spin_sdk::http::IncomingRequest;
-use spin_sdk::http_component;
+use gcal_core::{Ctx, Reply, Router, SpinRuntime, health, method_not_allowed, public};
 
-#[http_component]
-async fn handle(req: IncomingRequest) -> Response {
-    gcal_core::serve(req, &routes()).await
-}
+gcal_core::http_entry!(routes);
 
 fn routes() -> Router<SpinRuntime> {
     Router::new()

@@ -3,220 +3,92 @@
 use crate::model::availability::AvailabilityError;
 use serde_json::{Value, json};
 
-/// A stable, machine-readable error code. Clients branch on these strings, so a code once
-/// shipped never changes meaning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Code {
-    InvalidUserId,
-    InvalidRequest,
-    Unauthorized,
-    NotFound,
-    MethodNotAllowed,
-    PayloadTooLarge,
-    ConfigMissing,
-    ConfigInvalid,
-    RedisUnavailable,
-    Internal,
-    UserNotFound,
-    InvalidState,
-    AuthorizationDenied,
-    NoRefreshToken,
-    NotAuthorized,
-    ReauthorizationRequired,
-    RestUnavailable,
-    RestError,
-    UpstreamUnavailable,
-    UpstreamRateLimited,
-    UpstreamError,
-    RateLimited,
-    InvalidEvent,
-    UnknownField,
-    InvalidTimeRange,
-    InvalidTimeZone,
-    NonexistentLocalTime,
-    MissingTimeZone,
-    InvalidQuery,
-    EventNotFound,
-    SyncTokenExpired,
-    IdempotencyKeyReused,
-    InsufficientPermissions,
-    UnsupportedMediaType,
-    WindowTooLong,
-    TooManyCalendars,
-    NoParticipants,
-    TooManyParticipants,
-    DuplicateParticipant,
-    InvalidCalendarIds,
-    InvalidTime,
-    InvalidDuration,
-    InvalidInterval,
-    InvalidBuffer,
-    InvalidMaxSlots,
-    InvalidWorkingHours,
-    UnknownWeekday,
-    InsufficientScope,
-    ParticipantUnavailable,
+/// The codes: one line each (variant, code, HTTP status, title). Adding a code is a line
+/// here plus its entry in `openapi.json` (a test compares the two).
+macro_rules! codes {
+    ($($variant:ident => $code:literal, $status:literal, $title:literal;)*) => {
+        /// A stable, machine-readable error code. Clients branch on these strings, so a code
+        /// once shipped never changes meaning.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Code {
+            $($variant,)*
+        }
+
+        impl Code {
+            /// Every code, in the order of the table.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $code,)*
+                }
+            }
+
+            pub const fn status(self) -> u16 {
+                match self {
+                    $(Code::$variant => $status,)*
+                }
+            }
+
+            pub const fn title(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $title,)*
+                }
+            }
+        }
+    };
 }
 
-impl Code {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Code::InvalidUserId => "invalid_user_id",
-            Code::InvalidRequest => "invalid_request",
-            Code::Unauthorized => "unauthorized",
-            Code::NotFound => "not_found",
-            Code::MethodNotAllowed => "method_not_allowed",
-            Code::PayloadTooLarge => "payload_too_large",
-            Code::ConfigMissing => "config_missing",
-            Code::ConfigInvalid => "config_invalid",
-            Code::RedisUnavailable => "redis_unavailable",
-            Code::Internal => "internal_error",
-            Code::UserNotFound => "user_not_found",
-            Code::InvalidState => "invalid_state",
-            Code::AuthorizationDenied => "authorization_denied",
-            Code::NoRefreshToken => "no_refresh_token",
-            Code::NotAuthorized => "not_authorized",
-            Code::ReauthorizationRequired => "reauthorization_required",
-            Code::RestUnavailable => "rest_unavailable",
-            Code::RestError => "rest_error",
-            Code::UpstreamUnavailable => "upstream_unavailable",
-            Code::UpstreamRateLimited => "upstream_rate_limited",
-            Code::UpstreamError => "upstream_error",
-            Code::RateLimited => "rate_limited",
-            Code::InvalidEvent => "invalid_event",
-            Code::UnknownField => "unknown_field",
-            Code::InvalidTimeRange => "invalid_time_range",
-            Code::InvalidTimeZone => "invalid_time_zone",
-            Code::NonexistentLocalTime => "nonexistent_local_time",
-            Code::MissingTimeZone => "missing_time_zone",
-            Code::InvalidQuery => "invalid_query",
-            Code::EventNotFound => "event_not_found",
-            Code::SyncTokenExpired => "sync_token_expired",
-            Code::IdempotencyKeyReused => "idempotency_key_reused",
-            Code::InsufficientPermissions => "insufficient_permissions",
-            Code::UnsupportedMediaType => "unsupported_media_type",
-            Code::WindowTooLong => "window_too_long",
-            Code::TooManyCalendars => "too_many_calendars",
-            Code::NoParticipants => "no_participants",
-            Code::TooManyParticipants => "too_many_participants",
-            Code::DuplicateParticipant => "duplicate_participant",
-            Code::InvalidCalendarIds => "invalid_calendar_ids",
-            Code::InvalidTime => "invalid_time",
-            Code::InvalidDuration => "invalid_duration",
-            Code::InvalidInterval => "invalid_interval",
-            Code::InvalidBuffer => "invalid_buffer",
-            Code::InvalidMaxSlots => "invalid_max_slots",
-            Code::InvalidWorkingHours => "invalid_working_hours",
-            Code::UnknownWeekday => "unknown_weekday",
-            Code::InsufficientScope => "insufficient_scope",
-            Code::ParticipantUnavailable => "participant_unavailable",
-        }
-    }
-
-    pub const fn status(self) -> u16 {
-        match self {
-            Code::InvalidUserId | Code::InvalidRequest => 400,
-            Code::Unauthorized => 401,
-            Code::NotFound => 404,
-            Code::MethodNotAllowed => 405,
-            Code::PayloadTooLarge => 413,
-            Code::ConfigMissing | Code::ConfigInvalid | Code::Internal => 500,
-            Code::RedisUnavailable => 503,
-            Code::UserNotFound => 404,
-            Code::InvalidState => 400,
-            Code::AuthorizationDenied => 400,
-            Code::NoRefreshToken => 400,
-            Code::NotAuthorized => 401,
-            Code::ReauthorizationRequired => 401,
-            Code::RestUnavailable => 503,
-            Code::RestError => 502,
-            Code::UpstreamUnavailable => 503,
-            Code::UpstreamRateLimited => 429,
-            Code::UpstreamError => 502,
-            Code::RateLimited => 429,
-            Code::InvalidEvent => 400,
-            Code::UnknownField => 400,
-            Code::InvalidTimeRange => 400,
-            Code::InvalidTimeZone => 400,
-            Code::NonexistentLocalTime => 400,
-            Code::MissingTimeZone => 400,
-            Code::InvalidQuery => 400,
-            Code::EventNotFound => 404,
-            Code::SyncTokenExpired => 410,
-            Code::IdempotencyKeyReused => 422,
-            Code::InsufficientPermissions => 403,
-            Code::UnsupportedMediaType => 415,
-            Code::WindowTooLong => 400,
-            Code::TooManyCalendars => 400,
-            Code::NoParticipants => 400,
-            Code::TooManyParticipants => 400,
-            Code::DuplicateParticipant => 400,
-            Code::InvalidCalendarIds => 400,
-            Code::InvalidTime => 400,
-            Code::InvalidDuration => 400,
-            Code::InvalidInterval => 400,
-            Code::InvalidBuffer => 400,
-            Code::InvalidMaxSlots => 400,
-            Code::InvalidWorkingHours => 400,
-            Code::UnknownWeekday => 400,
-            Code::InsufficientScope => 403,
-            Code::ParticipantUnavailable => 422,
-        }
-    }
-
-    pub const fn title(self) -> &'static str {
-        match self {
-            Code::InvalidUserId => "Invalid user id",
-            Code::InvalidRequest => "Invalid request",
-            Code::Unauthorized => "Unauthorized",
-            Code::NotFound => "Not found",
-            Code::MethodNotAllowed => "Method not allowed",
-            Code::PayloadTooLarge => "Payload too large",
-            Code::ConfigMissing => "Configuration missing",
-            Code::ConfigInvalid => "Configuration invalid",
-            Code::RedisUnavailable => "Redis unavailable",
-            Code::Internal => "Internal error",
-            Code::UserNotFound => "User not found",
-            Code::InvalidState => "Invalid state",
-            Code::AuthorizationDenied => "Authorization denied",
-            Code::NoRefreshToken => "No refresh token",
-            Code::NotAuthorized => "Calendar not connected",
-            Code::ReauthorizationRequired => "Reauthorization required",
-            Code::RestUnavailable => "User-data service unavailable",
-            Code::RestError => "User-data service error",
-            Code::UpstreamUnavailable => "Google unavailable",
-            Code::UpstreamRateLimited => "Google rate limit",
-            Code::UpstreamError => "Google error",
-            Code::RateLimited => "Rate limited",
-            Code::InvalidEvent => "Invalid event",
-            Code::UnknownField => "Unknown field",
-            Code::InvalidTimeRange => "Invalid time range",
-            Code::InvalidTimeZone => "Invalid time zone",
-            Code::NonexistentLocalTime => "Nonexistent local time",
-            Code::MissingTimeZone => "Missing time zone",
-            Code::InvalidQuery => "Invalid query",
-            Code::EventNotFound => "Event not found",
-            Code::SyncTokenExpired => "Sync token expired",
-            Code::IdempotencyKeyReused => "Idempotency key reused",
-            Code::InsufficientPermissions => "Insufficient permissions",
-            Code::UnsupportedMediaType => "Unsupported media type",
-            Code::WindowTooLong => "Window too long",
-            Code::TooManyCalendars => "Too many calendars",
-            Code::NoParticipants => "No participants",
-            Code::TooManyParticipants => "Too many participants",
-            Code::DuplicateParticipant => "Duplicate participant",
-            Code::InvalidCalendarIds => "Invalid calendar ids",
-            Code::InvalidTime => "Invalid time",
-            Code::InvalidDuration => "Invalid duration",
-            Code::InvalidInterval => "Invalid interval",
-            Code::InvalidBuffer => "Invalid buffer",
-            Code::InvalidMaxSlots => "Invalid max_slots",
-            Code::InvalidWorkingHours => "Invalid working hours",
-            Code::UnknownWeekday => "Unknown weekday",
-            Code::InsufficientScope => "Insufficient scope",
-            Code::ParticipantUnavailable => "Participant unavailable",
-        }
-    }
+codes! {
+    InvalidUserId => "invalid_user_id", 400, "Invalid user id";
+    InvalidRequest => "invalid_request", 400, "Invalid request";
+    Unauthorized => "unauthorized", 401, "Unauthorized";
+    NotFound => "not_found", 404, "Not found";
+    MethodNotAllowed => "method_not_allowed", 405, "Method not allowed";
+    PayloadTooLarge => "payload_too_large", 413, "Payload too large";
+    ConfigMissing => "config_missing", 500, "Configuration missing";
+    ConfigInvalid => "config_invalid", 500, "Configuration invalid";
+    RedisUnavailable => "redis_unavailable", 503, "Redis unavailable";
+    Internal => "internal_error", 500, "Internal error";
+    UserNotFound => "user_not_found", 404, "User not found";
+    InvalidState => "invalid_state", 400, "Invalid state";
+    AuthorizationDenied => "authorization_denied", 400, "Authorization denied";
+    NoRefreshToken => "no_refresh_token", 400, "No refresh token";
+    NotAuthorized => "not_authorized", 401, "Calendar not connected";
+    ReauthorizationRequired => "reauthorization_required", 401, "Reauthorization required";
+    RestUnavailable => "rest_unavailable", 503, "User-data service unavailable";
+    RestError => "rest_error", 502, "User-data service error";
+    UpstreamUnavailable => "upstream_unavailable", 503, "Google unavailable";
+    UpstreamRateLimited => "upstream_rate_limited", 429, "Google rate limit";
+    UpstreamError => "upstream_error", 502, "Google error";
+    RateLimited => "rate_limited", 429, "Rate limited";
+    InvalidEvent => "invalid_event", 400, "Invalid event";
+    UnknownField => "unknown_field", 400, "Unknown field";
+    InvalidTimeRange => "invalid_time_range", 400, "Invalid time range";
+    InvalidTimeZone => "invalid_time_zone", 400, "Invalid time zone";
+    NonexistentLocalTime => "nonexistent_local_time", 400, "Nonexistent local time";
+    MissingTimeZone => "missing_time_zone", 400, "Missing time zone";
+    InvalidQuery => "invalid_query", 400, "Invalid query";
+    EventNotFound => "event_not_found", 404, "Event not found";
+    SyncTokenExpired => "sync_token_expired", 410, "Sync token expired";
+    IdempotencyKeyReused => "idempotency_key_reused", 422, "Idempotency key reused";
+    InsufficientPermissions => "insufficient_permissions", 403, "Insufficient permissions";
+    UnsupportedMediaType => "unsupported_media_type", 415, "Unsupported media type";
+    WindowTooLong => "window_too_long", 400, "Window too long";
+    TooManyCalendars => "too_many_calendars", 400, "Too many calendars";
+    NoParticipants => "no_participants", 400, "No participants";
+    TooManyParticipants => "too_many_participants", 400, "Too many participants";
+    DuplicateParticipant => "duplicate_participant", 400, "Duplicate participant";
+    InvalidCalendarIds => "invalid_calendar_ids", 400, "Invalid calendar ids";
+    InvalidTime => "invalid_time", 400, "Invalid time";
+    InvalidDuration => "invalid_duration", 400, "Invalid duration";
+    InvalidInterval => "invalid_interval", 400, "Invalid interval";
+    InvalidBuffer => "invalid_buffer", 400, "Invalid buffer";
+    InvalidMaxSlots => "invalid_max_slots", 400, "Invalid max_slots";
+    InvalidWorkingHours => "invalid_working_hours", 400, "Invalid working hours";
+    UnknownWeekday => "unknown_weekday", 400, "Unknown weekday";
+    InsufficientScope => "insufficient_scope", 403, "Insufficient scope";
+    ParticipantUnavailable => "participant_unavailable", 422, "Participant unavailable";
 }
 
 /// An error on its way to the client. `detail` is written for people and must never hold a
@@ -375,57 +247,8 @@ mod tests {
 
     #[test]
     fn codes_are_snake_case_and_statuses_are_errors() {
-        for c in [
-            Code::InvalidUserId,
-            Code::InvalidRequest,
-            Code::Unauthorized,
-            Code::NotFound,
-            Code::MethodNotAllowed,
-            Code::PayloadTooLarge,
-            Code::ConfigMissing,
-            Code::ConfigInvalid,
-            Code::RedisUnavailable,
-            Code::Internal,
-            Code::UserNotFound,
-            Code::InvalidState,
-            Code::AuthorizationDenied,
-            Code::NoRefreshToken,
-            Code::NotAuthorized,
-            Code::ReauthorizationRequired,
-            Code::RestUnavailable,
-            Code::RestError,
-            Code::UpstreamUnavailable,
-            Code::UpstreamRateLimited,
-            Code::UpstreamError,
-            Code::RateLimited,
-            Code::InvalidEvent,
-            Code::UnknownField,
-            Code::InvalidTimeRange,
-            Code::InvalidTimeZone,
-            Code::NonexistentLocalTime,
-            Code::MissingTimeZone,
-            Code::InvalidQuery,
-            Code::EventNotFound,
-            Code::SyncTokenExpired,
-            Code::IdempotencyKeyReused,
-            Code::InsufficientPermissions,
-            Code::UnsupportedMediaType,
-            Code::WindowTooLong,
-            Code::TooManyCalendars,
-            Code::NoParticipants,
-            Code::TooManyParticipants,
-            Code::DuplicateParticipant,
-            Code::InvalidCalendarIds,
-            Code::InvalidTime,
-            Code::InvalidDuration,
-            Code::InvalidInterval,
-            Code::InvalidBuffer,
-            Code::InvalidMaxSlots,
-            Code::InvalidWorkingHours,
-            Code::UnknownWeekday,
-            Code::InsufficientScope,
-            Code::ParticipantUnavailable,
-        ] {
+        assert!(Code::ALL.len() >= 45);
+        for &c in Code::ALL {
             assert!(
                 c.as_str()
                     .chars()
@@ -433,5 +256,8 @@ mod tests {
             );
             assert!((400..600).contains(&c.status()), "{c:?}");
         }
+        let distinct: std::collections::BTreeSet<_> =
+            Code::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(distinct.len(), Code::ALL.len(), "a code string used twice");
     }
 }

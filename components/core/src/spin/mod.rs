@@ -20,6 +20,19 @@ use crate::services::Runtime;
 use futures::TryStreamExt;
 use spin_sdk::http::IncomingRequest;
 
+/// A component's HTTP entry point: Spin's HTTP trigger calls `handle`, which serves the
+/// route table `$routes()` (a `fn() -> Router<SpinRuntime>`). The one place the HTTP
+/// components meet `#[http_component]`.
+#[macro_export]
+macro_rules! http_entry {
+    ($routes:path) => {
+        #[::spin_sdk::http_component]
+        async fn handle(req: ::spin_sdk::http::IncomingRequest) -> $crate::Response {
+            $crate::serve(req, &$routes()).await
+        }
+    };
+}
+
 /// Spin as the runtime: its variables, outbound HTTP and Redis.
 pub struct SpinRuntime;
 

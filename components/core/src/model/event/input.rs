@@ -135,28 +135,7 @@ impl EventInput {
             }
         }
         if let Some(rem) = &self.reminders {
-            if rem.overrides.len() > MAX_OVERRIDES {
-                return Err(bad(
-                    Code::InvalidEvent,
-                    format!("at most {MAX_OVERRIDES} reminder overrides"),
-                ));
-            }
-            if rem.use_default && !rem.overrides.is_empty() {
-                return Err(bad(
-                    Code::InvalidEvent,
-                    "reminders use either the calendar's defaults (`useDefault`) or `overrides`, not both",
-                ));
-            }
-            for o in &rem.overrides {
-                if !matches!(o.method.as_str(), "email" | "popup")
-                    || !(0..=40320).contains(&o.minutes)
-                {
-                    return Err(bad(
-                        Code::InvalidEvent,
-                        "reminder overrides need method `email` or `popup` and 0 to 40320 minutes",
-                    ));
-                }
-            }
+            check_reminders(rem)?;
         }
         Ok(())
     }
@@ -284,6 +263,31 @@ impl EventInput {
         );
         Value::Object(m)
     }
+}
+
+/// At most 5 overrides, each by email or popup within 4 weeks; defaults or overrides.
+fn check_reminders(rem: &Reminders) -> Result<(), Problem> {
+    if rem.overrides.len() > MAX_OVERRIDES {
+        return Err(bad(
+            Code::InvalidEvent,
+            format!("at most {MAX_OVERRIDES} reminder overrides"),
+        ));
+    }
+    if rem.use_default && !rem.overrides.is_empty() {
+        return Err(bad(
+            Code::InvalidEvent,
+            "reminders use either the calendar's defaults (`useDefault`) or `overrides`, not both",
+        ));
+    }
+    for o in &rem.overrides {
+        if !matches!(o.method.as_str(), "email" | "popup") || !(0..=40320).contains(&o.minutes) {
+            return Err(bad(
+                Code::InvalidEvent,
+                "reminder overrides need method `email` or `popup` and 0 to 40320 minutes",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn clip_msg(msg: &str) -> String {

@@ -41,23 +41,25 @@ pub struct ListQuery {
     pub time_zone: Option<String>,
 }
 
+/// The parameters of `GET /events/{user_id}`.
+const KNOWN: [&str; 12] = [
+    "calendar_id",
+    "time_min",
+    "time_max",
+    "q",
+    "max_results",
+    "page_token",
+    "single_events",
+    "order_by",
+    "time_zone",
+    "show_deleted",
+    "sync_token",
+    "updated_min",
+];
+
 impl ListQuery {
     pub fn parse(query: &str) -> Result<ListQuery, Problem> {
         let invalid = |d: String| bad(Code::InvalidQuery, d);
-        const KNOWN: [&str; 12] = [
-            "calendar_id",
-            "time_min",
-            "time_max",
-            "q",
-            "max_results",
-            "page_token",
-            "single_events",
-            "order_by",
-            "time_zone",
-            "show_deleted",
-            "sync_token",
-            "updated_min",
-        ];
         let p = Params::parse(query, &KNOWN)?;
         let get = |k: &str| p.get(k);
         let calendar_id = get("calendar_id").unwrap_or(DEFAULT_CALENDAR).to_owned();
@@ -112,33 +114,19 @@ impl ListQuery {
             ("maxResults", max_results.to_string()),
             ("singleEvents", single_events.to_string()),
         ];
-        if show_deleted {
-            google.push(("showDeleted", "true".into()));
-        }
-        if let Some(t) = time_min {
-            google.push(("timeMin", t.to_rfc3339()));
-        }
-        if let Some(t) = time_max {
-            google.push(("timeMax", t.to_rfc3339()));
-        }
-        if let Some(t) = updated_min {
-            google.push(("updatedMin", t.to_rfc3339()));
-        }
-        if let Some(q) = q {
-            google.push(("q", q.to_owned()));
-        }
-        if let Some(o) = order_by {
-            google.push(("orderBy", o.to_owned()));
-        }
-        if let Some(p) = page_token {
-            google.push(("pageToken", p.to_owned()));
-        }
-        if let Some(s) = sync_token {
-            google.push(("syncToken", s.to_owned()));
-        }
-        if let Some(z) = zone {
-            google.push(("timeZone", z.name().to_owned()));
-        }
+        // In the order Google's documentation lists them.
+        let optional = [
+            ("showDeleted", show_deleted.then(|| "true".to_owned())),
+            ("timeMin", time_min.map(|t| t.to_rfc3339())),
+            ("timeMax", time_max.map(|t| t.to_rfc3339())),
+            ("updatedMin", updated_min.map(|t| t.to_rfc3339())),
+            ("q", q.map(str::to_owned)),
+            ("orderBy", order_by.map(str::to_owned)),
+            ("pageToken", page_token.map(str::to_owned)),
+            ("syncToken", sync_token.map(str::to_owned)),
+            ("timeZone", zone.map(|z| z.name().to_owned())),
+        ];
+        google.extend(optional.into_iter().filter_map(|(k, v)| Some((k, v?))));
         Ok(ListQuery {
             calendar_id,
             google,
