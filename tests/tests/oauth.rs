@@ -747,6 +747,23 @@ async fn an_unknown_user_is_404_and_leaves_nothing_behind() {
     api.assert_no_secrets(&[], &[]);
 }
 
+/// Deleted at the REST service between `/auth/url` and the callback: 404 `user_not_found`
+/// (the REST service's 404 to the write), not a 502, and nothing stored.
+#[tokio::test]
+async fn a_user_deleted_during_the_flow_is_404_user_not_found() {
+    let app = App::start().await;
+    let api = app.api();
+    app.rest.add_user("u1", None, None);
+    let begun = api.begin("u1").await;
+    let consent = app.google.consent(&begun.url).unwrap();
+    app.rest.remove_user("u1");
+    api.callback_get(&callback_query(&consent))
+        .await
+        .problem(404, "user_not_found");
+    assert!(app.rest.credentials("u1").is_none());
+    assert!(stream_events(&app).is_empty(), "no calendar.auth.completed");
+}
+
 #[tokio::test]
 async fn the_rest_service_down_is_503_rest_unavailable() {
     let app = App::start().await;

@@ -291,6 +291,13 @@ fn empty(status: StatusCode) -> Response {
 
 impl State {
     fn dispatch(&mut self, req: &Incoming) -> Response {
+        // Like an HTTP/1.0 server or a WSGI stack: a body must come with its length.
+        if req
+            .header("transfer-encoding")
+            .is_some_and(|t| t.to_ascii_lowercase().contains("chunked"))
+        {
+            return error(StatusCode::LENGTH_REQUIRED, "length_required");
+        }
         if let Some(expected) = &self.token
             && !bearer_matches(req, expected)
         {
@@ -616,6 +623,30 @@ mod tests {
         let recorded = fake.requests();
         assert_eq!(recorded.len(), 3);
         assert_eq!(recorded[0].path, "/users/a%40b.c");
+    }
+
+    /// A chunked request body (no `Content-Length`) is refused, as HTTP/1.0 servers and
+    /// several WSGI stacks do; the same body with its length is taken.
+    #[tokio::test]
+    async fn a_chunked_body_is_411_length_required() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let fake = FakeRest::start().await.unwrap();
+        fake.add_user("alice", None, None);
+        let body = record().to_string();
+        let addr = fake.origin().trim_start_matches("http://").to_owned();
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let req = format!(
+            "PUT /users/alice/credentials/google HTTP/1.1\r\nHost: {addr}\r\n\
+             Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\
+             Connection: close\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+            body.len()
+        );
+        tcp.write_all(req.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 411"), "{answer}");
+        assert_eq!(fake.credentials("alice"), None);
+        assert_eq!(put(&fake, "alice", &record()).await.status(), 200);
     }
 
     #[tokio::test]

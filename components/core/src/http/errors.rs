@@ -30,6 +30,7 @@ impl From<RestError> for Problem {
                 Code::RestUnavailable
             }
             RestError::Unexpected(_) | RestError::BadBody => Code::RestError,
+            RestError::UserNotFound => Code::UserNotFound,
         };
         Problem::new(code, e.to_string())
     }
@@ -364,6 +365,11 @@ mod tests {
                 RestError::BadBody,
                 Code::RestError,
                 "the user-data service sent a body we cannot read",
+            ),
+            (
+                RestError::UserNotFound,
+                Code::UserNotFound,
+                "the user-data service does not know this user",
             ),
         ];
         for (e, code, detail) in cases {

@@ -57,6 +57,9 @@ pub enum RestError {
     Unexpected(u16),
     #[error("the user-data service sent a body we cannot read")]
     BadBody,
+    /// 404 to a write for the user: the user is gone (deleted since the flow began).
+    #[error("the user-data service does not know this user")]
+    UserNotFound,
 }
 
 impl RestError {
@@ -70,6 +73,7 @@ impl RestError {
             RestError::BadUrl => "rest_bad_url",
             RestError::Unexpected(_) => "rest_unexpected_status",
             RestError::BadBody => "rest_bad_body",
+            RestError::UserNotFound => "rest_user_not_found",
         }
     }
 
@@ -146,6 +150,7 @@ impl<'a, O: Outbound> RestClient<'a, O> {
             .await?;
         match resp.status().as_u16() {
             200 | 201 | 204 => Ok(()),
+            404 => Err(RestError::UserNotFound),
             s => Err(RestError::Unexpected(s)),
         }
     }
@@ -368,6 +373,7 @@ mod tests {
                 false,
             ),
             (RestError::BadBody, "rest_bad_body", false, false),
+            (RestError::UserNotFound, "rest_user_not_found", false, false),
         ];
         for (e, kind, transient, retry_now) in cases {
             assert_eq!(e.kind(), kind);

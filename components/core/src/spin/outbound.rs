@@ -17,6 +17,13 @@ impl crate::outbound::Outbound for SpinHttp {
     ) -> Result<crate::outbound::HttpResponse, crate::outbound::TransportError> {
         use crate::outbound::TransportError;
         use futures::future::{Either, select};
+        // A body we built in memory goes with its length: some servers and proxies refuse
+        // chunked request bodies (HTTP/1.0 servers, several WSGI stacks).
+        let mut req = req;
+        if !req.body().is_empty() && !req.headers().contains_key(http::header::CONTENT_LENGTH) {
+            let len = http::HeaderValue::from(req.body().len());
+            req.headers_mut().insert(http::header::CONTENT_LENGTH, len);
+        }
         let method = req.method().as_str().to_owned();
         let origin = format!(
             "{}://{}",
