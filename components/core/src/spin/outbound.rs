@@ -20,7 +20,12 @@ impl crate::outbound::Outbound for SpinHttp {
         // A body we built in memory goes with its length: some servers and proxies refuse
         // chunked request bodies (HTTP/1.0 servers, several WSGI stacks).
         let mut req = req;
-        if !req.body().is_empty() && !req.headers().contains_key(http::header::CONTENT_LENGTH) {
+        // Every method but GET and HEAD, even with an empty body (a DELETE), else the
+        // request goes out with `Transfer-Encoding: chunked`.
+        let bodyless = matches!(*req.method(), http::Method::GET | http::Method::HEAD);
+        if (!bodyless || !req.body().is_empty())
+            && !req.headers().contains_key(http::header::CONTENT_LENGTH)
+        {
             let len = http::HeaderValue::from(req.body().len());
             req.headers_mut().insert(http::header::CONTENT_LENGTH, len);
         }
