@@ -23,6 +23,15 @@ async fn get(api: &Api<'_>, path: &str) -> (u16, Value) {
     (r.status, r.json())
 }
 
+/// `POST /availability` is 422 `participant_unavailable` listing exactly `participants`.
+async fn assert_unavailable(api: &Api<'_>, body: &Value, participants: Value) {
+    let p = api
+        .post("/availability", body)
+        .await
+        .problem(422, "participant_unavailable");
+    assert_eq!(p["participants"], participants, "{body}");
+}
+
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).expect("RFC 3339").to_utc()
 }
@@ -298,14 +307,12 @@ async fn a_participant_who_cannot_be_asked_makes_it_422_naming_exactly_them() {
         "time_min": "2026-03-02T00:00:00Z", "time_max": "2026-03-03T00:00:00Z",
         "duration_minutes": 60,
     });
-    let p = api
-        .post("/availability", &body)
-        .await
-        .problem(422, "participant_unavailable");
-    assert_eq!(
-        p["participants"],
-        json!([{"user_id": "ghost", "code": "not_authorized"}])
-    );
+    assert_unavailable(
+        &api,
+        &body,
+        json!([{"user_id": "ghost", "code": "not_authorized"}]),
+    )
+    .await;
 
     // A calendar Google cannot read is no better than no answer.
     let body = json!({
@@ -313,14 +320,12 @@ async fn a_participant_who_cannot_be_asked_makes_it_422_naming_exactly_them() {
         "time_min": "2026-03-02T00:00:00Z", "time_max": "2026-03-03T00:00:00Z",
         "duration_minutes": 60,
     });
-    let p = api
-        .post("/availability", &body)
-        .await
-        .problem(422, "participant_unavailable");
-    assert_eq!(
-        p["participants"],
-        json!([{"user_id": "ann", "code": "calendar_error"}])
-    );
+    assert_unavailable(
+        &api,
+        &body,
+        json!([{"user_id": "ann", "code": "calendar_error"}]),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -345,14 +350,12 @@ async fn a_grant_without_the_scope_is_403_insufficient_scope_naming_it() {
     let body = json!({"participants": [{"user_id": "ann"}],
         "time_min": "2026-03-02T00:00:00Z", "time_max": "2026-03-03T00:00:00Z",
         "duration_minutes": 60});
-    let p = api
-        .post("/availability", &body)
-        .await
-        .problem(422, "participant_unavailable");
-    assert_eq!(
-        p["participants"],
-        json!([{"user_id": "ann", "code": "insufficient_scope"}])
-    );
+    assert_unavailable(
+        &api,
+        &body,
+        json!([{"user_id": "ann", "code": "insufficient_scope"}]),
+    )
+    .await;
 }
 
 #[tokio::test]

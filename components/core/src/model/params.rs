@@ -1,6 +1,7 @@
 //! Query strings of the read routes: each parameter at most once, only known names, and the
 //! readings they share (booleans, whole numbers in a range, instants or dates).
 
+use super::event::clip;
 use crate::http::problem::{Code, Problem};
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
 use chrono_tz::Tz;
@@ -12,10 +13,6 @@ pub struct Params(HashMap<String, String>);
 
 fn invalid(detail: String) -> Problem {
     Problem::new(Code::InvalidQuery, detail)
-}
-
-fn clip(s: &str) -> String {
-    s.chars().take(64).collect()
 }
 
 impl Params {

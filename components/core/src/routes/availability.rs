@@ -161,10 +161,10 @@ fn answer(slots: &[Interval], known: &[ParticipantBusy]) -> Value {
     let participants: Map<String, Value> = known
         .iter()
         .map(|p| {
-            let busy = crate::model::availability::merge_busy(p.busy.clone());
+            // `busy` is merged already (`merge_freebusy`).
             (
                 p.user_id.as_str().to_owned(),
-                json!({"busy": intervals(&busy), "time_zone": p.time_zone.map(|z| z.name())}),
+                json!({"busy": intervals(&p.busy), "time_zone": p.time_zone.map(|z| z.name())}),
             )
         })
         .collect();

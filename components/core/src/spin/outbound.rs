@@ -17,11 +17,10 @@ impl crate::outbound::Outbound for SpinHttp {
     ) -> Result<crate::outbound::HttpResponse, crate::outbound::TransportError> {
         use crate::outbound::TransportError;
         use futures::future::{Either, select};
-        // A body we built in memory goes with its length: some servers and proxies refuse
-        // chunked request bodies (HTTP/1.0 servers, several WSGI stacks).
+        // A body we built in memory goes with its length, on every method but GET and HEAD
+        // (an empty DELETE too), never `Transfer-Encoding: chunked`: some servers and
+        // proxies refuse chunked request bodies (HTTP/1.0 servers, several WSGI stacks).
         let mut req = req;
-        // Every method but GET and HEAD, even with an empty body (a DELETE), else the
-        // request goes out with `Transfer-Encoding: chunked`.
         let bodyless = matches!(*req.method(), http::Method::GET | http::Method::HEAD);
         if (!bodyless || !req.body().is_empty())
             && !req.headers().contains_key(http::header::CONTENT_LENGTH)

@@ -39,7 +39,7 @@ mod tests;
 
 pub use error::AvailabilityError;
 pub use freebusy::{CalendarBusy, calendar_chunks, merge_freebusy};
-pub use intervals::{Interval, merge_busy};
+pub use intervals::Interval;
 pub use request::{AvailabilityRequest, Participant};
 #[cfg(test)]
 pub use request::{SlotQuery, WorkingHours};
