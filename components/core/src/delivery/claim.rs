@@ -35,26 +35,6 @@ pub(crate) fn claim(store: &dyn Store, event: &CloudEvent) -> Claim {
     }
 }
 
-/// How long a reader that finds another reader's claim waits for its outcome.
-pub(crate) const CLAIM_WAIT_STEPS: u32 = 20;
-pub(crate) const CLAIM_WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// [`claim`], waiting up to 2 s while another reader holds it. Most holders are in the
-/// middle of a delivery that takes milliseconds (the pub/sub copy and the stream copy of
-/// one event arrive together), so the entry is settled now (a duplicate, or taken when
-/// the holder gave the claim back) rather than left pending until another message comes.
-pub(crate) async fn claim_or_wait<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> Claim {
-    let mut claimed = claim(svc.store, event);
-    for _ in 0..CLAIM_WAIT_STEPS {
-        if !matches!(claimed, Claim::Pending) {
-            break;
-        }
-        svc.http.sleep(CLAIM_WAIT_STEP).await;
-        claimed = claim(svc.store, event);
-    }
-    claimed
-}
-
 pub(crate) fn finish(store: &dyn Store, event: &CloudEvent) {
     let _ = store.set_ex(&claim_key(&event.id), b"done", DELIVERED_TTL_MS / 1000);
 }

@@ -142,52 +142,6 @@ mod tests {
         );
     }
 
-    /// Another reader holds the claim and finishes while this one waits: settled as a
-    /// duplicate (its stream entry acknowledged), nothing delivered twice.
-    #[test]
-    fn a_claim_held_by_another_reader_is_waited_for() {
-        struct HolderFinishes<'a>(&'a Flaky, String);
-        impl crate::outbound::Outbound for HolderFinishes<'_> {
-            async fn send(
-                &self,
-                _: crate::outbound::HttpRequest,
-            ) -> Result<crate::outbound::HttpResponse, crate::outbound::TransportError>
-            {
-                Err(crate::outbound::TransportError::Connect)
-            }
-            async fn sleep(&self, _: std::time::Duration) {
-                self.0.set_ex(&self.1, b"done", 60).unwrap();
-            }
-        }
-        let vars = rest_vars();
-        let e = created_event();
-        let s = Flaky::default();
-        s.set_nx_px(&claim_key(&e.id), b"pending", 60_000).unwrap();
-        let http = HolderFinishes(&s, claim_key(&e.id));
-        let svc = Services {
-            cfg: &crate::config::Config::new(&vars),
-            http: &http,
-            store: &s,
-        };
-        assert_eq!(block(handle(&svc, &e)), Outcome::Duplicate);
-
-        // A holder that never finishes: left pending after the wait, for a later drain.
-        let s = Flaky::default();
-        s.set_nx_px(&claim_key(&e.id), b"pending", 60_000).unwrap();
-        let http = Scripted::default();
-        let svc = Services {
-            cfg: &crate::config::Config::new(&vars),
-            http: &http,
-            store: &s,
-        };
-        assert_eq!(block(handle(&svc, &e)), Outcome::InFlight);
-        assert_eq!(
-            http.slept.borrow().len(),
-            crate::delivery::claim::CLAIM_WAIT_STEPS as usize
-        );
-        assert!(http.seen.borrow().is_empty(), "nothing delivered");
-    }
-
     #[test]
     fn a_delivery_is_recorded_even_if_redis_fails_for_a_moment() {
         let s = Flaky::default();

@@ -25,7 +25,7 @@ use crate::model::user_id::UserId;
 use crate::outbound::Outbound;
 use crate::services::{Runtime, Services};
 use crate::store::Store;
-use claim::{Claim, claim_key, claim_or_wait, finish};
+use claim::{Claim, claim, claim_key, finish};
 use serde_json::Value;
 use sync::sync_exclusive;
 
@@ -75,7 +75,7 @@ pub fn parse(store: &dyn Store, payload: &[u8]) -> Option<CloudEvent> {
 /// Handles one event: `calendar.changed` syncs, everything else is delivered.
 pub async fn handle<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> Outcome {
     if event.type_ == EventType::CalendarChanged.as_str() {
-        return match claim_or_wait(svc, event).await {
+        return match claim(svc.store, event) {
             Claim::Mine => match sync_exclusive(svc, event).await {
                 Ok(n) => {
                     finish(svc.store, event);
@@ -92,7 +92,7 @@ pub async fn handle<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> O
             Claim::Pending => Outcome::InFlight,
         };
     }
-    match claim_or_wait(svc, event).await {
+    match claim(svc.store, event) {
         Claim::Mine => deliver(svc, event).await,
         Claim::Done => Outcome::Duplicate,
         Claim::Pending => Outcome::InFlight,
