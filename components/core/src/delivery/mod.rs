@@ -38,8 +38,10 @@ pub enum Outcome {
     Delivered,
     /// Another reader has (or had) it.
     Duplicate,
-    /// Still claimed by a reader that may be working on it: leave it pending.
+    /// Not settled (a failed delivery or sync gave its claim back): leave it pending.
     InFlight,
+    /// Claimed by another reader that may be working on it: leave it pending.
+    Held,
     DeadLettered,
     Synced,
     /// A sync that fails the same way every time (logged, not retried).
@@ -89,13 +91,13 @@ pub async fn handle<O: Outbound>(svc: &Services<'_, O>, event: &CloudEvent) -> O
                 Err(e) => sync_failed(svc.store, event, &e),
             },
             Claim::Done => Outcome::Duplicate,
-            Claim::Pending => Outcome::InFlight,
+            Claim::Pending => Outcome::Held,
         };
     }
     match claim(svc.store, event) {
         Claim::Mine => deliver(svc, event).await,
         Claim::Done => Outcome::Duplicate,
-        Claim::Pending => Outcome::InFlight,
+        Claim::Pending => Outcome::Held,
     }
 }
 
