@@ -23,7 +23,7 @@ const USER: &str = "u1";
 const EMAIL: &str = "u1@example.com";
 
 /// The fields of our `Event`, exactly.
-const EVENT_FIELDS: [&str; 14] = [
+const EVENT_FIELDS: [&str; 16] = [
     "id",
     "summary",
     "description",
@@ -35,6 +35,8 @@ const EVENT_FIELDS: [&str; 14] = [
     "created",
     "updated",
     "attendees",
+    "organizer",
+    "conference",
     "recurrence",
     "recurring_event_id",
     "calendar_id",

@@ -1139,6 +1139,75 @@ async fn dead_letters(api: &Api<'_>, app: &App) {
         .problem(401, "unauthorized");
 }
 
+/// A step of [`real_answers_match_the_document`]: meetings: a Meet conference with
+/// attendees, an RSVP, the instances of a series (SPEC section 9).
+async fn meetings(api: &Api<'_>, app: &App) {
+    let mut body = timed("Kickoff", "2026-07-15T09:00:00", "2026-07-15T09:30:00");
+    body["conference"] = json!({"type": "google_meet"});
+    body["attendees"] = json!([{"email": "ann@example.com", "display_name": "Ann"}]);
+    body["recurrence"] = json!(["RRULE:FREQ=WEEKLY;BYDAY=WE;COUNT=3"]);
+    let created = api
+        .json(
+            Method::POST,
+            &format!("/events/{USER}?send_updates=all"),
+            &body,
+        )
+        .await;
+    let meeting = created.expect(201).json();
+    assert_eq!(meeting["conference"]["status"], "success", "{meeting}");
+    let id = meeting["id"].as_str().unwrap();
+    let page = api
+        .get(&format!("/events/{USER}/{id}/instances?max_results=2"))
+        .await;
+    assert!(page.expect(200).json()["next_page_token"].is_string());
+    api.get(&format!("/events/{USER}/{id}/instances?q=x"))
+        .await
+        .problem(400, "invalid_query");
+    api.json(
+        Method::POST,
+        &format!("/events/{USER}/{id}/rsvp"),
+        &json!({"response": "accepted"}),
+    )
+    .await
+    .problem(409, "not_an_attendee");
+    let invitation = app
+        .google
+        .insert_invitation(
+            EMAIL,
+            "primary",
+            "org@example.com",
+            json!({"summary": "Planning", "start": {"dateTime": "2026-07-16T14:00:00Z"},
+                "end": {"dateTime": "2026-07-16T15:00:00Z"},
+                "attendees": [{"email": "org@example.com"}, {"email": EMAIL}]}),
+        )
+        .expect("an invitation");
+    let invited = invitation["id"].as_str().unwrap();
+    api.json(
+        Method::POST,
+        &format!("/events/{USER}/{invited}/rsvp?send_updates=external_only"),
+        &json!({"response": "tentative", "comment": "maybe"}),
+    )
+    .await
+    .expect(200);
+    api.json(
+        Method::POST,
+        &format!("/events/{USER}/{invited}/rsvp"),
+        &json!({"response": "maybe"}),
+    )
+    .await
+    .problem(400, "invalid_event");
+    api.json(
+        Method::PATCH,
+        &format!("/events/{USER}/{invited}?send_updates=none"),
+        &json!({"conference": {"type": "google_meet"}}),
+    )
+    .await
+    .expect(200);
+    api.unserved(Method::GET, &format!("/events/{USER}/{invited}/rsvp"), true)
+        .await
+        .problem(405, "method_not_allowed");
+}
+
 /// A step of [`real_answers_match_the_document`]: calendars, free/busy, availability.
 async fn scheduling(api: &Api<'_>) {
     // ---- scheduling: calendars, free/busy, availability (SPEC section 8)
@@ -1195,6 +1264,7 @@ async fn real_answers_match_the_document() {
     event_client_errors(&api, &app).await;
     push_channels(&api, &app).await;
     dead_letters(&api, &app).await;
+    meetings(&api, &app).await;
     scheduling(&api).await;
     disconnect(&api).await;
 

@@ -24,8 +24,21 @@ fn routes() -> Router<SpinRuntime> {
         .get("/events/:user_id/:event_id", user(events::get))
         .patch("/events/:user_id/:event_id", user(events::patch))
         .delete("/events/:user_id/:event_id", user(events::delete))
+        .post("/events/:user_id/:event_id/rsvp", user(events::rsvp))
+        .get(
+            "/events/:user_id/:event_id/instances",
+            user(events::instances),
+        )
         .any("/events/:user_id", user(user_method_not_allowed))
         .any("/events/:user_id/:event_id", user(user_method_not_allowed))
+        .any(
+            "/events/:user_id/:event_id/rsvp",
+            user(user_method_not_allowed),
+        )
+        .any(
+            "/events/:user_id/:event_id/instances",
+            user(user_method_not_allowed),
+        )
         .any("/events/:user_id/*rest", user(user_not_found))
         .get("/calendars/:user_id", user(calendars::list))
         .any("/calendars/:user_id", user(user_method_not_allowed))

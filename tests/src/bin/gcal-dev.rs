@@ -57,12 +57,25 @@ async fn main() -> Result<()> {
             .insert_event_direct(
                 "demo@example.com",
                 "primary",
-                serde_json::json!({"summary": "Standup",
+                serde_json::json!({"id": "demostandup1", "summary": "Standup",
                     "start": {"dateTime": "2026-07-06T09:00:00+02:00", "timeZone": "Europe/Berlin"},
                     "end": {"dateTime": "2026-07-06T09:30:00+02:00", "timeZone": "Europe/Berlin"},
                     "recurrence": ["RRULE:FREQ=DAILY;COUNT=5"]}),
             )
             .context("seeding the demo calendar")?;
+        // An invitation `demo` can answer with POST /events/demo/demoinvite1/rsvp.
+        google
+            .insert_invitation(
+                "demo@example.com",
+                "primary",
+                "ann@example.com",
+                serde_json::json!({"id": "demoinvite1", "summary": "Planning with Ann",
+                    "start": {"dateTime": "2026-07-08T14:00:00+02:00"},
+                    "end": {"dateTime": "2026-07-08T15:00:00+02:00"},
+                    "attendees": [{"email": "ann@example.com", "responseStatus": "accepted"},
+                                  {"email": "demo@example.com"}]}),
+            )
+            .context("seeding the demo invitation")?;
         cfg = cfg
             .variable("google_client_id", "emulator-client")
             .variable("google_client_secret", "emulator-secret")
@@ -110,6 +123,19 @@ async fn main() -> Result<()> {
             "  curl -H \"$T\" -H 'content-type: application/json' -d '{{\"summary\":\"Hello\",\"start\":{{\"dateTime\":\"2026-07-10T09:00:00\"}},\"end\":{{\"dateTime\":\"2026-07-10T10:00:00\"}}}}' {origin}/events/demo"
         );
         eprintln!("  curl -H \"$T\" {origin}/events/demo");
+        eprintln!(
+            "A meeting with a Meet link and an invitation to Ann (the answer's `conference.uri`):"
+        );
+        eprintln!(
+            "  curl -H \"$T\" -H 'content-type: application/json' -d '{{\"summary\":\"Kickoff\",\"start\":{{\"dateTime\":\"2026-07-10T11:00:00\"}},\"end\":{{\"dateTime\":\"2026-07-10T11:30:00\"}},\"attendees\":[{{\"email\":\"ann@example.com\",\"display_name\":\"Ann\"}}],\"conference\":{{\"type\":\"google_meet\"}}}}' '{origin}/events/demo?send_updates=all'"
+        );
+        eprintln!("Accept Ann's invitation, then see the answer in its attendees:");
+        eprintln!(
+            "  curl -H \"$T\" -H 'content-type: application/json' -d '{{\"response\":\"accepted\",\"comment\":\"See you there\"}}' {origin}/events/demo/demoinvite1/rsvp"
+        );
+        eprintln!("  curl -H \"$T\" {origin}/events/demo/demoinvite1");
+        eprintln!("The five occurrences of the daily standup:");
+        eprintln!("  curl -H \"$T\" {origin}/events/demo/demostandup1/instances");
         eprintln!("  curl -H \"$T\" {origin}/calendars/demo");
         eprintln!(
             "  curl -H \"$T\" '{origin}/freebusy/demo?time_min=2026-07-06&time_max=2026-07-11&calendar_ids=primary,team@example.com'"

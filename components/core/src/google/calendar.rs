@@ -47,6 +47,7 @@ fn classify(resp: &HttpResponse) -> Result<Value, GoogleError> {
         404 => GoogleError::NotFound,
         409 => GoogleError::Conflict { message },
         410 => GoogleError::Gone,
+        412 => GoogleError::Stale,
         429 => GoogleError::RateLimited { retry_after },
         500..=599 => GoogleError::Unavailable,
         status => GoogleError::Rejected { status, message },
@@ -91,8 +92,13 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
             .await
     }
 
-    pub async fn insert(&self, calendar: &str, body: &Value) -> Result<Value, GoogleError> {
-        self.call("POST", &self.events_path(calendar), &[], Some(body))
+    pub async fn insert(
+        &self,
+        calendar: &str,
+        body: &Value,
+        query: &[(&str, String)],
+    ) -> Result<Value, GoogleError> {
+        self.call("POST", &self.events_path(calendar), query, Some(body))
             .await
     }
 
@@ -101,19 +107,44 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
         self.call("GET", &path, &[], None).await
     }
 
+    /// `events.patch`; with `if_match` (an ETag), only if the event is still that
+    /// version (`GoogleError::Stale` otherwise).
     pub async fn patch(
         &self,
         calendar: &str,
         id: &str,
         body: &Value,
+        query: &[(&str, String)],
+        if_match: Option<&str>,
     ) -> Result<Value, GoogleError> {
         let path = format!("{}/{}", self.events_path(calendar), encode_segment(id));
-        self.call("PATCH", &path, &[], Some(body)).await
+        self.call_if("PATCH", &path, query, Some(body), if_match)
+            .await
     }
 
-    pub async fn delete(&self, calendar: &str, id: &str) -> Result<(), GoogleError> {
+    pub async fn delete(
+        &self,
+        calendar: &str,
+        id: &str,
+        query: &[(&str, String)],
+    ) -> Result<(), GoogleError> {
         let path = format!("{}/{}", self.events_path(calendar), encode_segment(id));
-        self.call("DELETE", &path, &[], None).await.map(|_| ())
+        self.call("DELETE", &path, query, None).await.map(|_| ())
+    }
+
+    /// `events.instances`: one page of the occurrences of a recurring event.
+    pub async fn instances(
+        &self,
+        calendar: &str,
+        id: &str,
+        query: &[(&str, String)],
+    ) -> Result<Value, GoogleError> {
+        let path = format!(
+            "{}/{}/instances",
+            self.events_path(calendar),
+            encode_segment(id)
+        );
+        self.call("GET", &path, query, None).await
     }
 
     /// `events.watch`: a push channel to `address`, authenticated by `token`.
@@ -146,6 +177,7 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
         path: &str,
         query: &[(&str, String)],
         body: Option<&Value>,
+        if_match: Option<&str>,
         token: &AccessToken,
     ) -> Result<HttpRequest, GoogleError> {
         let mut url = format!("{}{path}", self.base);
@@ -161,6 +193,9 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
             .uri(url)
             .header("authorization", format!("Bearer {}", token.secret()))
             .header("accept", "application/json");
+        if let Some(etag) = if_match {
+            b = b.header("if-match", etag);
+        }
         let bytes = match body {
             Some(v) => {
                 b = b.header("content-type", "application/json");
@@ -178,13 +213,24 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Value, GoogleError> {
+        self.call_if(method, path, query, body, None).await
+    }
+
+    async fn call_if(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        if_match: Option<&str>,
+    ) -> Result<Value, GoogleError> {
         let mut token = tokens::access_token(self.svc, self.user).await?;
         let mut refreshed = false;
         let mut tries = 0;
         let mut waited = Duration::ZERO;
         loop {
             tries += 1;
-            let req = self.request(method, path, query, body, &token)?;
+            let req = self.request(method, path, query, body, if_match, &token)?;
             let error = match self.svc.http.send(req).await {
                 Ok(resp) => match classify(&resp) {
                     Ok(json) => return Ok(json),

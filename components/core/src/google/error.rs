@@ -16,6 +16,9 @@ pub enum GoogleError {
     /// 410: the event is deleted, or a sync token expired.
     #[error("no such event or calendar")]
     Gone,
+    /// 412: the event changed since the ETag a conditional write named.
+    #[error("the event changed since it was read")]
+    Stale,
     /// 409: an event with this id exists already.
     #[error("Google answered 409: {message}")]
     Conflict { message: String },
@@ -56,6 +59,7 @@ impl GoogleError {
             GoogleError::Unauthorized => "google_unauthorized",
             GoogleError::NotFound => "google_not_found",
             GoogleError::Gone => "google_gone",
+            GoogleError::Stale => "google_precondition_failed",
             GoogleError::Conflict { .. } => "google_conflict",
             GoogleError::Forbidden { .. } => "google_forbidden",
             GoogleError::ScopeMissing { .. } => "google_scope_missing",
@@ -102,6 +106,7 @@ mod tests {
             (GoogleError::Unauthorized, "google_unauthorized", false),
             (GoogleError::NotFound, "google_not_found", false),
             (GoogleError::Gone, "google_gone", false),
+            (GoogleError::Stale, "google_precondition_failed", false),
             (
                 GoogleError::Conflict { message: m() },
                 "google_conflict",

@@ -84,6 +84,7 @@ impl From<GoogleError> for Problem {
             GoogleError::NotAllowed => Code::UpstreamUnavailable,
             GoogleError::Unauthorized => Code::ReauthorizationRequired,
             GoogleError::NotFound | GoogleError::Gone => Code::EventNotFound,
+            GoogleError::Stale => Code::EventChanged,
             GoogleError::Forbidden { .. } | GoogleError::ScopeMissing { .. } => {
                 Code::InsufficientPermissions
             }
@@ -193,6 +194,7 @@ mod tests {
             ),
             (GoogleError::NotFound, Code::EventNotFound, 404, None),
             (GoogleError::Gone, Code::EventNotFound, 404, None),
+            (GoogleError::Stale, Code::EventChanged, 409, None),
             (
                 GoogleError::Conflict { message: msg() },
                 Code::UpstreamError,

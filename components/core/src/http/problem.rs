@@ -89,6 +89,8 @@ codes! {
     UnknownWeekday => "unknown_weekday", 400, "Unknown weekday";
     InsufficientScope => "insufficient_scope", 403, "Insufficient scope";
     ParticipantUnavailable => "participant_unavailable", 422, "Participant unavailable";
+    NotAnAttendee => "not_an_attendee", 409, "Not an attendee";
+    EventChanged => "event_changed", 409, "Event changed";
 }
 
 /// An error on its way to the client. `detail` is written for people and must never hold a

@@ -1,5 +1,6 @@
 //! The Event we answer with, from Google's event JSON, and its notification data.
 
+use super::*;
 use serde_json::{Value, json};
 
 // ------------------------------------------------------------------ output
@@ -8,21 +9,6 @@ use serde_json::{Value, json};
 /// nothing but `id` and `status`: missing fields are null.
 pub fn from_google(g: &Value, calendar_id: &str) -> Value {
     let s = |k: &str| g.get(k).cloned().unwrap_or(Value::Null);
-    let attendees = g
-        .get("attendees")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|at| {
-                    json!({
-                        "email": at.get("email").cloned().unwrap_or(Value::Null),
-                        "response_status": at.get("responseStatus").cloned().unwrap_or(Value::Null),
-                        "optional": at.get("optional").cloned().unwrap_or(Value::Bool(false)),
-                    })
-                })
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
     json!({
         "id": s("id"),
         "summary": s("summary"),
@@ -34,7 +20,9 @@ pub fn from_google(g: &Value, calendar_id: &str) -> Value {
         "html_link": s("htmlLink"),
         "created": s("created"),
         "updated": s("updated"),
-        "attendees": attendees,
+        "attendees": attendees_from_google(g),
+        "organizer": organizer_from_google(g),
+        "conference": conference_from_google(g),
         "recurrence": g.get("recurrence").cloned().unwrap_or_else(|| json!([])),
         "recurring_event_id": s("recurringEventId"),
         "calendar_id": calendar_id,

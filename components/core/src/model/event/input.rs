@@ -9,14 +9,6 @@ use serde_json::{Map, Value, json};
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct Attendee {
-    pub email: String,
-    #[serde(default)]
-    pub optional: Option<bool>,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct ReminderOverride {
     pub method: String,
     pub minutes: i64,
@@ -44,26 +36,15 @@ pub struct EventInput {
     pub recurrence: Option<Vec<String>>,
     pub reminders: Option<Reminders>,
     pub calendar_id: Option<String>,
+    /// `{"type": "google_meet"}`: a Meet conference (the route adds its `requestId`).
+    pub conference: Option<ConferenceInput>,
 }
 
 impl EventInput {
     /// Parses a JSON body; an unknown field is `unknown_field`, anything else malformed
     /// is `invalid_event`.
     pub fn parse(body: &[u8]) -> Result<EventInput, Problem> {
-        if body.is_empty() {
-            return Err(bad(Code::InvalidEvent, "a JSON body is required"));
-        }
-        serde_json::from_slice(body).map_err(|e| {
-            let msg = e.to_string();
-            if msg.starts_with("unknown field") {
-                bad(Code::UnknownField, clip_msg(&msg))
-            } else {
-                bad(
-                    Code::InvalidEvent,
-                    format!("invalid event body: {}", clip_msg(&msg)),
-                )
-            }
-        })
+        parse_body(body)
     }
 
     /// Whether resolving the times needs the user's `time_zone` from the REST service.
@@ -98,22 +79,7 @@ impl EventInput {
             check_calendar_id(c)?;
         }
         if let Some(a) = &self.attendees {
-            if a.len() > MAX_ATTENDEES {
-                return Err(bad(
-                    Code::InvalidEvent,
-                    format!("at most {MAX_ATTENDEES} attendees"),
-                ));
-            }
-            for at in a {
-                let e = &at.email;
-                let ok = (3..=254).contains(&e.len())
-                    && e.split_once('@')
-                        .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
-                    && !e.chars().any(|c| c.is_whitespace() || c.is_control());
-                if !ok {
-                    return Err(bad(Code::InvalidEvent, "attendees need a valid `email`"));
-                }
-            }
+            check_attendees(a)?;
         }
         if let Some(r) = &self.recurrence {
             if r.len() > MAX_RECURRENCE {
@@ -234,17 +200,7 @@ impl EventInput {
         put("end", end.map(When::to_google));
         put(
             "attendees",
-            self.attendees.as_ref().map(|a| {
-                a.iter()
-                    .map(|at| {
-                        let mut o = json!({"email": at.email});
-                        if let Some(opt) = at.optional {
-                            o["optional"] = opt.into();
-                        }
-                        o
-                    })
-                    .collect()
-            }),
+            self.attendees.as_deref().map(attendees_to_google),
         );
         put(
             "recurrence",
@@ -288,6 +244,25 @@ fn check_reminders(rem: &Reminders) -> Result<(), Problem> {
         }
     }
     Ok(())
+}
+
+/// A JSON body of a write: an unknown field is `unknown_field`, anything else malformed
+/// is `invalid_event`.
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    if body.is_empty() {
+        return Err(bad(Code::InvalidEvent, "a JSON body is required"));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        let msg = e.to_string();
+        if msg.starts_with("unknown field") {
+            bad(Code::UnknownField, clip_msg(&msg))
+        } else {
+            bad(
+                Code::InvalidEvent,
+                format!("invalid event body: {}", clip_msg(&msg)),
+            )
+        }
+    })
 }
 
 fn clip_msg(msg: &str) -> String {

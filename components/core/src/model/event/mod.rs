@@ -4,12 +4,16 @@
 use crate::http::problem::{Code, Problem};
 
 mod answer;
+mod attendees;
+mod conference;
 mod ids;
 mod input;
 mod query;
 mod time;
 
 pub use answer::*;
+pub use attendees::*;
+pub use conference::*;
 pub use ids::*;
 pub use input::*;
 pub use query::*;
@@ -41,3 +45,6 @@ pub(crate) fn clip(s: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod meeting_tests;

@@ -5,7 +5,7 @@ use crate::delivery::{CloudEvent, EventType};
 use crate::google::GoogleError;
 use crate::google::calendar::Calendar;
 use crate::http::problem::{Code, Problem};
-use crate::model::event::{self as events, DEFAULT_CALENDAR, EventInput};
+use crate::model::event::{self as events, DEFAULT_CALENDAR, EventInput, WriteQuery};
 use crate::model::user_id::UserId;
 use crate::outbound::Outbound;
 use crate::services::Services;
@@ -92,12 +92,14 @@ async fn announce_once<O: Outbound>(
 
 /// `POST /events/{user_id}`: 201 with the new event, or 200 with the event an earlier
 /// request with the same `Idempotency-Key` created. Every create carries an id of ours,
-/// so Google's retries cannot duplicate it either.
+/// so Google's retries cannot duplicate it either; a requested conference's `requestId`
+/// is derived the same way, so a retried create never makes a second meeting.
 pub async fn create_event<O: Outbound>(
     svc: &Services<'_, O>,
     user: &UserId,
     body: &[u8],
     idempotency_key: Option<&str>,
+    query: &WriteQuery,
 ) -> Result<(u16, Value), Problem> {
     let input = EventInput::parse(body)?;
     let zone = user_zone(svc, user, &input).await?;
@@ -106,23 +108,31 @@ pub async fn create_event<O: Outbound>(
         .calendar_id
         .clone()
         .unwrap_or_else(|| DEFAULT_CALENDAR.to_owned());
-    let (id, claim) = match idempotency_key {
+    let seed = match idempotency_key {
         Some(key) => {
             events::check_idempotency_key(key)?;
-            remember_key(svc, user, key, &calendar, &google_body)?;
-            (
-                events::idempotent_event_id(user.as_str(), key),
-                Some(format!("gcal:idem:{user}:{key}:notified")),
-            )
+            key.to_owned()
         }
-        None => (
-            events::idempotent_event_id(user.as_str(), &uuid::Uuid::new_v4().to_string()),
-            None,
-        ),
+        None => uuid::Uuid::new_v4().to_string(),
     };
+    if input.conference.is_some() {
+        let request_id = events::conference_request_id(user.as_str(), &seed);
+        google_body["conferenceData"] = events::conference_create(&request_id);
+    }
+    let claim = match idempotency_key {
+        Some(key) => {
+            remember_key(svc, user, key, &calendar, &google_body)?;
+            Some(format!("gcal:idem:{user}:{key}:notified"))
+        }
+        None => None,
+    };
+    let id = events::idempotent_event_id(user.as_str(), &seed);
     google_body["id"] = Value::from(id.clone());
     let cal = Calendar::new(svc, user)?;
-    let (created, event) = match cal.insert(&calendar, &google_body).await {
+    let (created, event) = match cal
+        .insert(&calendar, &google_body, &query.google_write())
+        .await
+    {
         Ok(e) => (true, e),
         Err(GoogleError::Conflict { .. }) => (false, cal.get(&calendar, &id).await?),
         Err(f) => return Err(f.into()),
@@ -219,7 +229,14 @@ mod tests {
             http: &http,
             store,
         };
-        block(create_event(&svc, &user, BODY.as_bytes(), Some("k1")))
+        let query = WriteQuery::parse_create("").unwrap();
+        block(create_event(
+            &svc,
+            &user,
+            BODY.as_bytes(),
+            Some("k1"),
+            &query,
+        ))
     }
 
     fn store() -> Flaky {

@@ -3,8 +3,10 @@
 //! CloudEvent.
 
 mod create;
+mod meetings;
 
 pub use create::create_event;
+pub use meetings::{instances, rsvp};
 
 use crate::delivery::{self as notify, CloudEvent, EventType};
 use crate::google::GoogleError;
@@ -14,7 +16,7 @@ use crate::http::problem::{Code, Problem};
 use crate::http::request::{decode_segment, require_json};
 use crate::http::response;
 use crate::http::router::Reply;
-use crate::model::event::{self as events, EventInput, ListQuery, calendar_param};
+use crate::model::event::{self as events, EventInput, ListQuery, WriteQuery, calendar_param};
 use crate::model::user_id::UserId;
 use crate::outbound::Outbound;
 use crate::rest::client::RestClient;
@@ -59,21 +61,32 @@ pub async fn list<R: Runtime>(cx: UserCtx<'_, R>) -> Reply {
         GoogleError::Gone => Problem::new(Code::SyncTokenExpired, "the sync token expired: do a full sync (without sync_token) and keep its next_sync_token"),
         other => other.into(),
     })?;
+    let body = page_answer(&page, &q.calendar_id, q.time_zone.as_deref(), |e| e);
+    Ok(response::json(200, &body, cx.cx.rid))
+}
+
+/// A list answer from one page of Google's: `items` (each Event passed through `fix`),
+/// `next_page_token`, `next_sync_token` and `time_zone`.
+fn page_answer(
+    page: &Value,
+    calendar: &str,
+    time_zone: Option<&str>,
+    fix: impl Fn(Value) -> Value,
+) -> Value {
     let items: Vec<Value> = page["items"]
         .as_array()
         .map(|a| {
             a.iter()
-                .map(|e| events::from_google(e, &q.calendar_id))
+                .map(|e| fix(events::from_google(e, calendar)))
                 .collect()
         })
         .unwrap_or_default();
-    let body = json!({
+    json!({
         "items": items,
         "next_page_token": page.get("nextPageToken").cloned().unwrap_or(Value::Null),
         "next_sync_token": page.get("nextSyncToken").cloned().unwrap_or(Value::Null),
-        "time_zone": page.get("timeZone").cloned().unwrap_or_else(|| json!(q.time_zone)),
-    });
-    Ok(response::json(200, &body, cx.cx.rid))
+        "time_zone": page.get("timeZone").cloned().unwrap_or_else(|| json!(time_zone)),
+    })
 }
 
 /// `POST /events/{user_id}`: 201 with the new event, or 200 with the event an earlier
@@ -87,7 +100,8 @@ pub async fn create<R: Runtime>(cx: UserCtx<'_, R>) -> Reply {
         .headers()
         .get("idempotency-key")
         .map(|v| v.to_str().unwrap_or("\u{0}"));
-    let (status, event) = create_event(cx.svc, cx.user, cx.cx.body(), key).await?;
+    let query = WriteQuery::parse_create(cx.cx.query())?;
+    let (status, event) = create_event(cx.svc, cx.user, cx.cx.body(), key, &query).await?;
     Ok(response::json(status, &event, cx.cx.rid))
 }
 
@@ -106,13 +120,14 @@ pub async fn get<R: Runtime>(cx: UserCtx<'_, R>) -> Reply {
 }
 
 /// `PATCH /events/{user_id}/{event_id}`: validated against the stored event merged with
-/// the change.
+/// the change. A requested conference is made unless the event has one already.
 pub async fn patch<R: Runtime>(cx: UserCtx<'_, R>) -> Reply {
     require_json(cx.cx.req)?;
     let (svc, user) = (cx.svc, cx.user);
     let event_id = decode_segment(cx.cx.param("event_id"))?;
     events::check_event_id(&event_id)?;
-    let calendar = calendar_param(cx.cx.query())?;
+    let query = WriteQuery::parse(cx.cx.query())?;
+    let calendar = &query.calendar_id;
     let input = EventInput::parse(cx.cx.body())?;
     if input.calendar_id.is_some() {
         return Err(Problem::new(
@@ -122,13 +137,19 @@ pub async fn patch<R: Runtime>(cx: UserCtx<'_, R>) -> Reply {
     }
     let zone = user_zone(svc, user, &input).await?;
     let cal = Calendar::new(svc, user)?;
-    let existing = cal.get(&calendar, &event_id).await?;
-    if existing["status"] == "cancelled" {
-        return Err(Problem::new(Code::EventNotFound, "the event was deleted"));
+    let existing = live_event(&cal, calendar, &event_id).await?;
+    let mut change = input.for_patch(&existing, zone.as_deref())?;
+    if input.conference.is_some() && !events::has_live_conference(&existing) {
+        // One id per version of the event: a retried patch names the same conference.
+        let etag = existing["etag"].as_str().unwrap_or("");
+        let seed = format!("patch\0{event_id}\0{etag}");
+        let request_id = events::conference_request_id(user.as_str(), &seed);
+        change["conferenceData"] = events::conference_create(&request_id);
     }
-    let change = input.for_patch(&existing, zone.as_deref())?;
-    let updated = cal.patch(&calendar, &event_id, &change).await?;
-    let event = events::from_google(&updated, &calendar);
+    let updated = cal
+        .patch(calendar, &event_id, &change, &query.google_write(), None)
+        .await?;
+    let event = events::from_google(&updated, calendar);
     announce(svc, EventType::EventUpdated, user, &event)?;
     Ok(response::json(200, &event, cx.cx.rid))
 }
@@ -138,9 +159,13 @@ pub async fn patch<R: Runtime>(cx: UserCtx<'_, R>) -> Reply {
 pub async fn delete<R: Runtime>(cx: UserCtx<'_, R>) -> Reply {
     let event_id = decode_segment(cx.cx.param("event_id"))?;
     events::check_event_id(&event_id)?;
-    let calendar = calendar_param(cx.cx.query())?;
+    let query = WriteQuery::parse(cx.cx.query())?;
+    let calendar = query.calendar_id.clone();
     let cal = Calendar::new(cx.svc, cx.user)?;
-    match cal.delete(&calendar, &event_id).await {
+    match cal
+        .delete(&calendar, &event_id, &query.google_delete())
+        .await
+    {
         Ok(()) => announce(
             cx.svc,
             EventType::EventDeleted,
@@ -151,6 +176,19 @@ pub async fn delete<R: Runtime>(cx: UserCtx<'_, R>) -> Reply {
         Err(f) => return Err(f.into()),
     }
     Ok(response::no_content(cx.cx.rid))
+}
+
+/// The event as Google has it; a deleted one is 404 `event_not_found`.
+async fn live_event<O: Outbound>(
+    cal: &Calendar<'_, '_, O>,
+    calendar: &str,
+    event_id: &str,
+) -> Result<Value, Problem> {
+    let existing = cal.get(calendar, event_id).await?;
+    if existing["status"] == "cancelled" {
+        return Err(Problem::new(Code::EventNotFound, "the event was deleted"));
+    }
+    Ok(existing)
 }
 
 /// `POST /events/{user_id}/watch`: 201 with a new channel, or 200 with the live one.
