@@ -190,9 +190,9 @@ async fn a_meeting_gets_a_meet_link_its_attendees_and_their_invitations() {
         Some("1")
     );
     assert_eq!(param(&inserts[0], "sendUpdates").as_deref(), Some("all"));
-    let create = &body_of(&inserts[0])["conferenceData"]["createRequest"];
-    assert_eq!(create["conferenceSolutionKey"]["type"], "hangoutsMeet");
-    assert!(create["requestId"].as_str().is_some_and(|r| !r.is_empty()));
+    let asked = &body_of(&inserts[0])["conferenceData"]["createRequest"];
+    assert_eq!(asked["conferenceSolutionKey"]["type"], "hangoutsMeet");
+    assert!(asked["requestId"].as_str().is_some_and(|r| !r.is_empty()));
     assert_eq!(body_of(&inserts[0])["attendees"][0]["displayName"], "Ann");
     let id = ev["id"].as_str().unwrap();
     assert_eq!(app.google.send_updates_of(id), vec![Some("all".to_owned())]);
