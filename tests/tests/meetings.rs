@@ -97,12 +97,8 @@ fn response_of(event: &Value, email: &str) -> Value {
         .unwrap_or_else(|| panic!("attendees in {event}"))
         .iter()
         .find(|a| a["email"] == email)
-        .map(|a| {
-            a.get("response_status")
-                .or(a.get("responseStatus"))
-                .cloned()
-        })
-        .flatten()
+        .and_then(|a| a.get("response_status").or(a.get("responseStatus")))
+        .cloned()
         .unwrap_or(Value::Null)
 }
 
