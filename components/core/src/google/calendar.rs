@@ -340,6 +340,42 @@ mod tests {
     }
 
     #[test]
+    fn a_conditional_patch_sends_if_match_and_a_stale_etag_is_not_retried() {
+        let vars = vars();
+        let user = UserId::parse("u1").unwrap();
+        let store = store_with_token(&vars, &user);
+        let http = Scripted::default()
+            .answer(412, r#"{"error":{"code":412,"message":"Precondition Failed","errors":[{"reason":"conditionNotMet"}]}}"#)
+            .answer(200, "{}");
+        let svc = Services {
+            cfg: &crate::config::Config::new(&vars),
+            http: &http,
+            store: &store,
+        };
+        let query = [("sendUpdates", "all".to_owned())];
+        let result = block(async {
+            let cal =
+                Calendar::new(&svc, &user).map_err(crate::credentials::CredentialError::from)?;
+            cal.patch(
+                "primary",
+                "e1",
+                &serde_json::json!({}),
+                &query,
+                Some("\"e1\""),
+            )
+            .await
+        });
+        assert_eq!(result.unwrap_err(), GoogleError::Stale);
+        let seen = http.seen.borrow();
+        assert_eq!(seen.len(), 1, "a stale write is the caller's to redo");
+        assert_eq!(seen[0].headers()["if-match"], "\"e1\"");
+        assert_eq!(
+            seen[0].uri().to_string(),
+            "http://google/calendar/v3/calendars/primary/events/e1?sendUpdates=all"
+        );
+    }
+
+    #[test]
     fn a_timeout_is_not_retried() {
         // Each try may take the whole outbound timeout: retrying one would keep the
         // caller waiting several times longer than the retry budget.
