@@ -123,6 +123,13 @@ async fn main() -> Result<()> {
             "  curl -H \"$T\" -H 'content-type: application/json' -d '{{\"summary\":\"Hello\",\"start\":{{\"dateTime\":\"2026-07-10T09:00:00\"}},\"end\":{{\"dateTime\":\"2026-07-10T10:00:00\"}}}}' {origin}/events/demo"
         );
         eprintln!("  curl -H \"$T\" {origin}/events/demo");
+        eprintln!("  curl -H \"$T\" {origin}/calendars/demo");
+        eprintln!(
+            "  curl -H \"$T\" '{origin}/freebusy/demo?time_min=2026-07-06&time_max=2026-07-11&calendar_ids=primary,team@example.com'"
+        );
+        eprintln!(
+            "  curl -H \"$T\" -H 'content-type: application/json' -d '{{\"participants\":[{{\"user_id\":\"demo\"}}],\"time_min\":\"2026-07-06\",\"time_max\":\"2026-07-07\",\"duration_minutes\":30,\"working_hours\":{{\"start\":\"09:00\",\"end\":\"12:00\",\"days\":[\"mon\"]}}}}' {origin}/availability"
+        );
         eprintln!(
             "A meeting with a Meet link and an invitation to Ann (the answer's `conference.uri`):"
         );
@@ -136,13 +143,6 @@ async fn main() -> Result<()> {
         eprintln!("  curl -H \"$T\" {origin}/events/demo/demoinvite1");
         eprintln!("The five occurrences of the daily standup:");
         eprintln!("  curl -H \"$T\" {origin}/events/demo/demostandup1/instances");
-        eprintln!("  curl -H \"$T\" {origin}/calendars/demo");
-        eprintln!(
-            "  curl -H \"$T\" '{origin}/freebusy/demo?time_min=2026-07-06&time_max=2026-07-11&calendar_ids=primary,team@example.com'"
-        );
-        eprintln!(
-            "  curl -H \"$T\" -H 'content-type: application/json' -d '{{\"participants\":[{{\"user_id\":\"demo\"}}],\"time_min\":\"2026-07-06\",\"time_max\":\"2026-07-07\",\"duration_minutes\":30,\"working_hours\":{{\"start\":\"09:00\",\"end\":\"12:00\",\"days\":[\"mon\"]}}}}' {origin}/availability"
-        );
         eprintln!("Notifications the fake REST service receives are printed below.");
         eprintln!(
             "(fake Google at {}, fake REST at {})",
