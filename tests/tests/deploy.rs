@@ -268,6 +268,21 @@ fn the_production_runtime_config_parses() {
             other => panic!("unknown variables provider {other:?}"),
         }
     }
+    // Every key-value store spin.toml names is a Redis store here.
+    for label in kv_labels() {
+        let store = &rc["key_value_store"][label.as_str()];
+        assert_eq!(
+            store["type"].as_str(),
+            Some("redis"),
+            "key_value_store.{label}"
+        );
+        assert!(
+            store["url"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("redis://")),
+            "key_value_store.{label}: url"
+        );
+    }
     // Nothing but what Spin's runtime config knows.
     let known = [
         "config_provider",
@@ -280,6 +295,55 @@ fn the_production_runtime_config_parses() {
         assert!(
             known.contains(&k.as_str()),
             "unknown runtime config section {k}"
+        );
+    }
+}
+
+/// The key-value store labels the components of spin.toml use.
+fn kv_labels() -> BTreeSet<String> {
+    let toml: toml::Value =
+        toml::from_str(&std::fs::read_to_string(gcal_tests::build::manifest_path()).unwrap())
+            .unwrap();
+    let labels: BTreeSet<String> = toml["component"]
+        .as_table()
+        .unwrap()
+        .values()
+        .filter_map(|c| c.get("key_value_stores"))
+        .flat_map(|l| l.as_array().unwrap().iter())
+        .map(|l| l.as_str().unwrap().to_owned())
+        .collect();
+    assert!(!labels.is_empty(), "spin.toml names no key-value store");
+    labels
+}
+
+#[test]
+fn the_spinapp_defines_every_key_value_store_as_the_redis_of_redis_address() {
+    let app = manifest("spinapp.yaml", "core.spinkube.dev/v1alpha1", "SpinApp");
+    let stores = app["spec"]["runtimeConfig"]["keyValueStores"]
+        .as_array()
+        .expect("spec.runtimeConfig.keyValueStores");
+    let redis_address = app["spec"]["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "redis_address")
+        .expect("redis_address is bound")["valueFrom"]
+        .clone();
+    for label in kv_labels() {
+        let store = stores
+            .iter()
+            .find(|s| s["name"] == label.as_str())
+            .unwrap_or_else(|| panic!("no key-value store `{label}` in the SpinApp"));
+        assert_eq!(store["type"], "redis", "{label}");
+        let url = store["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == "url")
+            .unwrap_or_else(|| panic!("{label}: no url option"));
+        assert_eq!(
+            url["valueFrom"], redis_address,
+            "{label}: the url must come from where redis_address does"
         );
     }
 }
