@@ -21,9 +21,22 @@ enum Part {
     Rest(&'static str),
 }
 
+impl Part {
+    fn of(segment: &'static str) -> Part {
+        match (segment.strip_prefix(':'), segment.strip_prefix('*')) {
+            (Some(name), _) => Part::Param(name),
+            (_, Some(name)) => Part::Rest(name),
+            _ => Part::Literal(segment),
+        }
+    }
+}
+
+/// A route as written: the table is built for every request (an instance serves one), so
+/// building it parses nothing and allocates nothing per route but its slot; the pattern
+/// is read while matching.
 struct Route<R: Runtime> {
     method: Option<&'static str>,
-    pattern: Vec<Part>,
+    pattern: &'static str,
     endpoint: Endpoint<R>,
 }
 
@@ -42,7 +55,8 @@ impl<R: Runtime> Router<R> {
     /// No routes; unknown paths are `404 not_found` without any check.
     pub fn new() -> Self {
         Router {
-            routes: Vec::new(),
+            // Room for the largest table (the events component's).
+            routes: Vec::with_capacity(32),
             fallback: guard::public(not_found),
         }
     }
@@ -75,17 +89,9 @@ impl<R: Runtime> Router<R> {
     }
 
     fn route(mut self, method: Option<&'static str>, path: &'static str, e: Endpoint<R>) -> Self {
-        let pattern = segments(path)
-            .into_iter()
-            .map(|s| match (s.strip_prefix(':'), s.strip_prefix('*')) {
-                (Some(name), _) => Part::Param(name),
-                (_, Some(name)) => Part::Rest(name),
-                _ => Part::Literal(s),
-            })
-            .collect();
         self.routes.push(Route {
             method,
-            pattern,
+            pattern: path,
             endpoint: e,
         });
         self
@@ -100,7 +106,7 @@ impl<R: Runtime> Router<R> {
             if route.method.is_some_and(|m| m != method) {
                 continue;
             }
-            if let Some(params) = matches(&route.pattern, &segs) {
+            if let Some(params) = matches(route.pattern, &segs) {
                 return route
                     .endpoint
                     .call(Ctx {
@@ -114,20 +120,24 @@ impl<R: Runtime> Router<R> {
     }
 }
 
-fn matches(pattern: &[Part], segs: &[&str]) -> Option<Vec<(&'static str, String)>> {
+fn matches(pattern: &'static str, segs: &[&str]) -> Option<Vec<(&'static str, String)>> {
     let mut params = Vec::new();
-    for (i, part) in pattern.iter().enumerate() {
+    let mut n = 0;
+    // Our patterns are well formed: `/a/:b/*c`, no empty segments.
+    let parts = pattern.split('/').filter(|p| !p.is_empty());
+    for (i, part) in parts.map(Part::of).enumerate() {
+        n = i + 1;
         match part {
-            Part::Literal(l) if segs.get(i) == Some(l) => {}
+            Part::Literal(l) if segs.get(i) == Some(&l) => {}
             Part::Literal(_) => return None,
-            Part::Param(name) => params.push((*name, (*segs.get(i)?).to_owned())),
+            Part::Param(name) => params.push((name, (*segs.get(i)?).to_owned())),
             Part::Rest(name) => {
-                params.push((*name, segs.get(i..).unwrap_or_default().join("/")));
+                params.push((name, segs.get(i..).unwrap_or_default().join("/")));
                 return Some(params);
             }
         }
     }
-    (segs.len() == pattern.len()).then_some(params)
+    (segs.len() == n).then_some(params)
 }
 
 /// `404 not_found`: the answer for a path no route serves.
@@ -153,7 +163,7 @@ pub async fn user_method_not_allowed<R: Runtime>(_: UserCtx<'_, R>) -> Reply {
 mod tests {
     use super::*;
 
-    fn pattern(p: &'static str) -> Vec<Part> {
+    fn pattern(p: &'static str) -> &'static str {
         Router::<crate::testing::TestRuntime>::new()
             .any(p, guard::public(not_found))
             .routes
@@ -165,20 +175,20 @@ mod tests {
     fn patterns_bind_raw_segments_and_the_rest() {
         let p = pattern("/events/:user_id/:event_id");
         assert_eq!(
-            matches(&p, &["events", "u%40x", "e1"]),
+            matches(p, &["events", "u%40x", "e1"]),
             Some(vec![("user_id", "u%40x".into()), ("event_id", "e1".into())])
         );
-        assert_eq!(matches(&p, &["events", "u1"]), None);
-        assert_eq!(matches(&p, &["events", "u1", "e1", "x"]), None);
+        assert_eq!(matches(p, &["events", "u1"]), None);
+        assert_eq!(matches(p, &["events", "u1", "e1", "x"]), None);
         let p = pattern("/auth/*user_id");
         assert_eq!(
-            matches(&p, &["auth"]),
+            matches(p, &["auth"]),
             Some(vec![("user_id", String::new())])
         );
         assert_eq!(
-            matches(&p, &["auth", "url", "a"]),
+            matches(p, &["auth", "url", "a"]),
             Some(vec![("user_id", "url/a".into())])
         );
-        assert_eq!(matches(&p, &["authx"]), None);
+        assert_eq!(matches(p, &["authx"]), None);
     }
 }
