@@ -93,7 +93,9 @@ pub async fn child(manifest: &Path, n: u64) -> Result<Vec<RouteCost>> {
     let b = Bench::start(manifest).await?;
     b.connect(READER).await?;
     b.connect(WRITER).await?;
-    b.expect(create_event(b.service, READER, 0), 201).await?;
+    for i in 0..crate::SEEDED_EVENTS as u64 {
+        b.expect(create_event(b.service, READER, i), 201).await?;
+    }
     let listed: serde_json::Value =
         serde_json::from_slice(&b.expect(list_events(b.service), 200).await?)?;
     let id = listed["items"][0]["id"]
@@ -112,7 +114,7 @@ pub async fn child(manifest: &Path, n: u64) -> Result<Vec<RouteCost>> {
         ),
         ("GET /health", "health", 200, Arc::new(move |_| health(s))),
         (
-            "GET /events/{user}, cached token, 1 event",
+            "GET /events/{user}, cached token, 10 events",
             "events",
             200,
             Arc::new(move |_| list_events(s)),
