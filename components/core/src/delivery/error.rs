@@ -16,8 +16,6 @@ pub enum SyncError {
     /// Another sync of the calendar held its lock for the whole wait.
     #[error("another sync of this calendar did not finish in time")]
     Busy,
-    #[error("the calendar has more changes than one sync reads; the next change continues")]
-    TooManyPages,
     #[error(transparent)]
     Google(#[from] GoogleError),
     #[error(transparent)]
@@ -32,7 +30,6 @@ impl SyncError {
         match self {
             SyncError::BadTarget => "sync_bad_target",
             SyncError::Busy => "sync_busy",
-            SyncError::TooManyPages => "sync_too_many_pages",
             SyncError::Google(e) => e.kind(),
             SyncError::Store(e) => e.kind(),
             SyncError::Config(e) => config_kind(e),
@@ -57,7 +54,7 @@ impl SyncError {
                     | GoogleError::ScopeMissing { .. }
                     | GoogleError::Invalid { .. }
             ),
-            SyncError::Busy | SyncError::TooManyPages | SyncError::Store(_) => false,
+            SyncError::Busy | SyncError::Store(_) => false,
             SyncError::Config(_) => false,
         }
     }
@@ -154,7 +151,6 @@ mod tests {
         let retried = [
             SyncError::Store(StoreError::Failed { op: "GET" }),
             SyncError::Busy,
-            SyncError::TooManyPages,
             SyncError::Config(ConfigError::Missing("x")),
             SyncError::Google(GoogleError::Unavailable),
             SyncError::Google(GoogleError::Timeout),

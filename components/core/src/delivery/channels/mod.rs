@@ -107,7 +107,8 @@ fn save(store: &dyn Store, user: &UserId, record: &ChannelRecord) -> Result<(), 
         &watch_key(user, &record.calendar_id),
         record.channel_id.as_bytes(),
         ttl,
-    )
+    )?;
+    updates::user_records::remember(store, user, &record.calendar_id)
 }
 
 fn load(store: &dyn Store, channel_id: &str) -> Result<Option<ChannelRecord>, StoreError> {
@@ -197,8 +198,15 @@ pub async fn stop<O: Outbound>(
             Err(f) => return Err(f.into()),
         }
     }
-    svc.store.del(&channel_key(&id))?;
-    Ok(svc.store.del(&watch_key(user, calendar))?)
+    Ok(forget(svc.store, user, calendar)?)
+}
+
+/// Deletes the records of the user's channel for `calendar` (without asking Google).
+pub(crate) fn forget(store: &dyn Store, user: &UserId, calendar: &str) -> Result<(), StoreError> {
+    if let Some(id) = store.get(&watch_key(user, calendar))? {
+        store.del(&channel_key(&String::from_utf8_lossy(&id)))?;
+    }
+    store.del(&watch_key(user, calendar))
 }
 
 /// What Google's push carries.
