@@ -866,7 +866,7 @@ async fn auth_routes(api: &Api<'_>, app: &App) {
     api.call(Method::DELETE, "/auth/u2").await.expect(204);
     api.unserved(Method::PUT, "/auth/url/u1", true)
         .await
-        .problem(404, "not_found");
+        .problem(405, "method_not_allowed");
 }
 
 /// A step of [`real_answers_match_the_document`]: events: creates (timed, all-day, recurring, keyed); returns the first one's id.

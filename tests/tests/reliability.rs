@@ -257,3 +257,83 @@ async fn a_disconnect_deletes_the_records_even_when_google_cannot_stop_the_chann
     .await;
     assert!(ok, "{}", app.logs());
 }
+
+// ------------------------------------------------------------------ methods and the webhook
+
+#[tokio::test]
+async fn every_route_answers_an_undeclared_method_with_405_and_allow() {
+    let app = App::start().await;
+    // (method, path, what `Allow` must name)
+    let cases: &[(Method, &str, &[&str])] = &[
+        (Method::POST, "/health", &["GET"]),
+        (Method::PUT, "/openapi.json", &["GET"]),
+        (Method::POST, "/auth/url/u1", &["GET"]),
+        (Method::PUT, "/auth/status/u1", &["GET"]),
+        (Method::PUT, "/auth/callback", &["GET", "POST"]),
+        (Method::GET, "/auth/u1", &["DELETE"]),
+        (Method::PUT, "/events/u1", &["GET", "POST"]),
+        (Method::PUT, "/events/u1/e1", &["GET", "PATCH", "DELETE"]),
+        (Method::PUT, "/events/u1/watch", &["POST", "DELETE"]),
+        (Method::PUT, "/calendars/u1", &["GET"]),
+        (Method::PUT, "/freebusy/u1", &["GET"]),
+        (Method::GET, "/availability", &["POST"]),
+        (Method::GET, "/webhooks/google", &["POST"]),
+        (Method::POST, "/admin/dlq", &["GET"]),
+        (Method::GET, "/admin/dlq/replay", &["POST"]),
+        (Method::GET, "/admin/drain", &["POST"]),
+    ];
+    for (method, path, allow) in cases {
+        let r = app.api().send(app.api().authed(method.clone(), path)).await;
+        r.problem(405, "method_not_allowed");
+        let header = r
+            .header("allow")
+            .unwrap_or_else(|| panic!("{method} {path}: no Allow"));
+        let named: Vec<&str> = header.split(", ").collect();
+        for m in *allow {
+            assert!(named.contains(m), "{method} {path}: Allow {header}");
+        }
+        assert!(
+            !named.contains(&method.as_str()),
+            "{method} {path}: Allow {header}"
+        );
+    }
+    // The API token is still asked first where the path needs it.
+    let anonymous = app.http.post(app.url("/admin/dlq")).send().await.unwrap();
+    assert_eq!(problem(anonymous).await.0, 401);
+    // A path no route serves stays 404.
+    for path in ["/auth/no/such/thing", "/events"] {
+        app.api()
+            .send(app.api().authed(Method::GET, path))
+            .await
+            .problem(404, "not_found");
+    }
+}
+
+#[tokio::test]
+async fn a_push_without_a_channel_token_is_400_and_publishes_nothing() {
+    let app = App::start().await;
+    for token in [None, Some("")] {
+        let mut req = app
+            .http
+            .post(app.url("/webhooks/google"))
+            .header("x-goog-channel-id", uuid::Uuid::new_v4().to_string())
+            .header("x-goog-resource-id", "r1")
+            .header("x-goog-resource-state", "exists");
+        if let Some(t) = token {
+            req = req.header("x-goog-channel-token", t);
+        }
+        let (status, code, body) = problem(req.send().await.unwrap()).await;
+        assert_eq!((status, code.as_str()), (400, "invalid_request"), "{body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("X-Goog-Channel-Token")),
+            "{body}"
+        );
+    }
+    let len: usize = redis::cmd("XLEN")
+        .arg(STREAM)
+        .query(&mut app.redis())
+        .unwrap();
+    assert_eq!(len, 0, "nothing published");
+}

@@ -587,13 +587,6 @@ async fn pushes_with_a_wrong_token_or_an_unknown_channel_are_404_and_publish_not
             ],
         ),
         (
-            "no token",
-            vec![
-                ("x-goog-channel-id", channel.id.clone()),
-                ("x-goog-resource-id", channel.resource_id.clone()),
-            ],
-        ),
-        (
             "unknown channel",
             vec![
                 ("x-goog-channel-id", uuid::Uuid::new_v4().to_string()),

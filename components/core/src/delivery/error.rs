@@ -101,6 +101,10 @@ pub enum ChannelError {
     /// No such channel, or its token or resource does not match (answered as unknown).
     #[error("unknown channel")]
     Unknown,
+    /// A push without `X-Goog-Channel-Token`: not Google's (it always sends the token the
+    /// channel was opened with).
+    #[error("X-Goog-Channel-Token is required")]
+    MissingToken,
     /// The channel-token MAC could not be keyed.
     #[error("hmac key")]
     Key,
@@ -123,6 +127,7 @@ impl ChannelError {
     pub fn kind(&self) -> &'static str {
         match self {
             ChannelError::Unknown => "channel_unknown",
+            ChannelError::MissingToken => "channel_token_missing",
             ChannelError::Key => "channel_key",
             ChannelError::BadRecord => "channel_bad_record",
             ChannelError::Config(e) => config_kind(e),

@@ -218,17 +218,21 @@ pub struct Push<'a> {
 }
 
 /// `POST /webhooks/google`: nothing is trusted before the channel and its token check
-/// out (404 otherwise, as for an unknown channel). `sync` (the channel's hello) is
-/// acknowledged; a change publishes `calendar.changed` for the updates component, which
-/// does the slow work.
+/// out (a push without a token is refused as such; a wrong one is 404, as for an unknown
+/// channel). `sync` (the channel's hello) is acknowledged; a change publishes
+/// `calendar.changed` for the updates component, which does the slow work.
 pub fn push(cfg: &Config<'_>, store: &dyn Store, p: &Push<'_>) -> Result<(), ChannelError> {
     let unknown = || ChannelError::Unknown;
+    let token = p
+        .token
+        .filter(|t| !t.is_empty())
+        .ok_or(ChannelError::MissingToken)?;
     let id = p
         .channel_id
         .filter(|i| !i.is_empty() && i.len() <= 64)
         .ok_or_else(unknown)?;
     let record = load(store, id)?.ok_or_else(unknown)?;
-    if !verify_token(&mac_key(cfg)?, &record, p.token.unwrap_or("")) {
+    if !verify_token(&mac_key(cfg)?, &record, token) {
         return Err(unknown());
     }
     if p.resource_id.is_some_and(|r| r != record.resource_id) {
