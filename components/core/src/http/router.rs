@@ -4,13 +4,17 @@
 //! rest, joined by `/`, possibly empty). Routes are tried in order; the first whose
 //! pattern and method match answers. A path no route serves goes to the fallback
 //! (`404 not_found`, behind the API token where the table says so); a route answering
-//! `405` is declared in the table with `any`, so the table shows every answer.
+//! `405` is declared in the table with `any`, so the table shows every answer, and a path
+//! whose routes serve other methods only is `405` too (behind the fallback's check).
+//! Every `405` carries `Allow`.
 
 use super::guard::{self, Ctx, Endpoint, UserCtx};
 use super::problem::Problem;
 use super::request::segments;
-use super::response::Response;
+use super::request_id::RequestId;
+use super::response::{self, Response};
 use crate::services::Runtime;
+use http::{HeaderValue, header};
 
 /// What a handler answers.
 pub type Reply = Result<Response, Problem>;
@@ -97,27 +101,70 @@ impl<R: Runtime> Router<R> {
         self
     }
 
-    /// Runs the request through the table.
+    /// Runs the request through the table. A path whose routes serve other methods only
+    /// is `405 method_not_allowed` (after the fallback's check); every `405` names the
+    /// methods the path's routes serve in `Allow`.
     pub async fn dispatch(&self, cx: Ctx<'_, R>) -> Reply {
         let path = cx.req.uri().path();
         let segs = segments(path);
         let method = cx.req.method().as_str();
+        let mut allowed: Vec<&'static str> = Vec::new();
         for route in &self.routes {
-            if route.method.is_some_and(|m| m != method) {
+            let Some(params) = matches(route.pattern, &segs) else {
                 continue;
-            }
-            if let Some(params) = matches(route.pattern, &segs) {
-                return route
-                    .endpoint
-                    .call(Ctx {
+            };
+            match route.method {
+                Some(m) if m != method => {
+                    if serves_one_path(route.pattern, &params) && !allowed.contains(&m) {
+                        allowed.push(m);
+                    }
+                }
+                _ => {
+                    let ctx = Ctx {
                         params: &params,
                         ..cx
-                    })
-                    .await;
+                    };
+                    return with_allow(route.endpoint.call(ctx).await, &allowed, cx.rid);
+                }
             }
         }
-        self.fallback.call(cx).await
+        if allowed.is_empty() {
+            return self.fallback.call(cx).await;
+        }
+        let refused = self
+            .fallback
+            .check(&cx)
+            .and_then(|()| Err(super::request::method_not_allowed()));
+        with_allow(refused, &allowed, cx.rid)
     }
+}
+
+/// Whether a route's match is one path of the route, not the rest of a longer path
+/// swallowed by a final `*name` (`/auth/*user_id` does not serve `/auth/no/such/thing`).
+fn serves_one_path(pattern: &'static str, params: &[(&'static str, String)]) -> bool {
+    match pattern.rsplit('/').next().map(Part::of) {
+        Some(Part::Rest(name)) => params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .is_none_or(|(_, v)| !v.contains('/')),
+        _ => true,
+    }
+}
+
+/// The answer, with `Allow` if it is a `405`.
+fn with_allow(answer: Reply, allowed: &[&str], rid: &RequestId) -> Reply {
+    let refused = match &answer {
+        Ok(r) => r.status() == 405,
+        Err(p) => p.status() == 405,
+    };
+    if !refused || allowed.is_empty() {
+        return answer;
+    }
+    let mut r = response::finish(answer, rid);
+    if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
+        r.headers_mut().insert(header::ALLOW, v);
+    }
+    Ok(r)
 }
 
 fn matches(pattern: &'static str, segs: &[&str]) -> Option<Vec<(&'static str, String)>> {
