@@ -8,6 +8,7 @@
 //! each component, and `.wasm` sizes. Writes `bench/results/latest.{md,json}` (or
 //! `smoke.*`, or `NAME.*` with `--out NAME`) and prints the Markdown.
 
+mod cost;
 mod load;
 mod probe;
 mod report;
@@ -47,7 +48,10 @@ const USAGE: &str = "usage: cargo run -p gcal-bench -- [options]
   --only LIST      only some of: health,list,direct,create,availability,instantiate (for profiling)
   --conns LIST     connection counts (default: 1,16,64)
   --manifest PATH  another spin.toml (to compare builds of the components)
-  --note TEXT      a line for the report's notes (e.g. how this build differs)";
+  --note TEXT      a line for the report's notes (e.g. how this build differs)
+  --baseline PATH  the spin.toml of an earlier build (its .wasm files beside it, as
+                   its manifest names them): the Spin cost model runs for both
+  --baseline-label TEXT  what to call it (default: baseline)";
 
 /// What to run, how long and how much.
 struct Mode {
@@ -65,6 +69,10 @@ struct Mode {
     connections: Vec<usize>,
     manifest: PathBuf,
     notes: Vec<String>,
+    /// Requests per route of the Spin cost model.
+    cost_requests: u64,
+    /// An earlier build for the cost model, and its label.
+    baseline: Option<(PathBuf, String)>,
 }
 
 impl Mode {
@@ -75,6 +83,8 @@ impl Mode {
         let mut connections = CONNECTIONS.to_vec();
         let mut manifest = gcal_tests::build::manifest_path();
         let mut notes = Vec::new();
+        let mut baseline = None;
+        let mut baseline_label = "baseline".to_owned();
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
             let mut value = || args.next().with_context(|| format!("{a} needs a value"));
@@ -90,6 +100,8 @@ impl Mode {
                 }
                 "--manifest" => manifest = value()?.into(),
                 "--note" => notes.push(value()?),
+                "--baseline" => baseline = Some(PathBuf::from(value()?)),
+                "--baseline-label" => baseline_label = value()?,
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0);
@@ -102,6 +114,7 @@ impl Mode {
         {
             bail!("--out takes a plain name like `before`");
         }
+        let baseline = baseline.map(|b| (b, baseline_label));
         Ok(if smoke {
             Mode {
                 name: "smoke",
@@ -116,6 +129,8 @@ impl Mode {
                 connections,
                 manifest,
                 notes,
+                cost_requests: 20,
+                baseline,
             }
         } else {
             Mode {
@@ -131,6 +146,8 @@ impl Mode {
                 connections,
                 manifest,
                 notes,
+                cost_requests: 200,
+                baseline,
             }
         })
     }
@@ -154,6 +171,14 @@ struct Bench {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, manifest, n] = args.as_slice()
+        && flag == "--cost-model-child"
+    {
+        let routes = cost::child(Path::new(manifest), n.parse()?).await?;
+        println!("{}", serde_json::to_string(&routes)?);
+        return Ok(());
+    }
     let mode = Mode::from_args()?;
     let started = Instant::now();
     let mut report = Report::new(mode.name);
@@ -304,13 +329,21 @@ async fn main() -> Result<()> {
             wasm_opt: wasm_opt_size(path),
         });
     }
+    drop(b);
+    let mut models = Vec::new();
+    if let Some((manifest, label)) = &mode.baseline {
+        models.push(cost::run(label, manifest, mode.cost_requests)?);
+    }
+    models.push(cost::run("this build", &mode.manifest, mode.cost_requests)?);
     report.finish(started.elapsed());
 
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
     std::fs::create_dir_all(&dir)?;
-    let markdown = report.markdown();
+    let markdown = report.markdown() + "\n" + &cost::markdown(&models);
     std::fs::write(dir.join(format!("{}.md", mode.out)), &markdown)?;
-    let json = serde_json::to_string_pretty(&report.json())? + "\n";
+    let mut json = report.json();
+    json["spin_cost_model"] = cost::json(&models);
+    let json = serde_json::to_string_pretty(&json)? + "\n";
     std::fs::write(dir.join(format!("{}.json", mode.out)), json)?;
     println!("{markdown}");
     eprintln!(
@@ -336,10 +369,12 @@ impl Bench {
             .variable("google_api_origin", google.origin())
             .variable("rest_service_url", rest.origin())
             .variable("redis_address", redis.url())
+            .key_value_store("gcal", redis.url())
             .variable("api_tokens", API_TOKEN)
             .variable("token_encryption_key", key)
-            // No per-user budget: the benchmark is one user sending thousands a minute.
-            .variable("rate_limit_per_minute", "0");
+            // The rate limit counts every request, as in production, but one user sends
+            // thousands a minute here: a budget it never reaches.
+            .variable("rate_limit_per_minute", "100000000");
         let sources = component_sources(&cfg)?;
         let host = Host::start(cfg).await.context("starting the test host")?;
         Ok(Bench {

@@ -3,15 +3,16 @@
 //! Small and linear on purpose, like `wasmtime serve`.
 
 use crate::http_pool::HttpPool;
+use crate::key_value::KeyValueStores;
 use crate::logs::LogBook;
 use crate::manifest::{self, App};
 use crate::outbound::AllowedHosts;
-use crate::spin_impl::{RedisComponent, RedisComponentPre, RedisPool};
+use crate::spin_impl::{RedisComponent, RedisComponentPre};
 use anyhow::{Context, Result, anyhow};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::server::conn::http1;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -46,6 +47,9 @@ pub struct HostConfig {
     pub timeout: Duration,
     /// Also print component output to stderr.
     pub echo_logs: bool,
+    /// The runtime config's key-value stores: label to Redis URL (Spin's
+    /// `[key_value_store.<label>] type = "redis"`).
+    pub key_value_stores: HashMap<String, String>,
 }
 
 impl HostConfig {
@@ -59,7 +63,22 @@ impl HostConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             timeout: Duration::from_secs(30),
             echo_logs: false,
+            key_value_stores: HashMap::new(),
         }
+    }
+
+    /// A Redis key-value store for `label`, as a runtime config entry defines one.
+    pub fn key_value_store(mut self, label: &str, url: impl Into<String>) -> Self {
+        self.key_value_stores.insert(label.to_owned(), url.into());
+        self
+    }
+
+    /// The key-value stores of a Spin runtime config file (`--runtime-config-file`).
+    pub fn runtime_config(mut self, path: &Path) -> Result<Self> {
+        let stores = crate::key_value::from_runtime_config(path)
+            .with_context(|| format!("reading runtime config {}", path.display()))?;
+        self.key_value_stores.extend(stores);
+        Ok(self)
     }
 
     pub fn variable(mut self, name: &str, value: impl Into<String>) -> Self {
@@ -101,9 +120,10 @@ impl Host {
         RedisComponent::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
 
         let mut components = HashMap::new();
-        let redis_pool = Arc::new(RedisPool::default());
+        let kv = Arc::new(KeyValueStores::new(cfg.key_value_stores.clone()));
         let http_pool = Arc::new(HttpPool::default());
         for (id, c) in &app.components {
+            kv.check(id, &c.key_value_stores)?;
             let compiled = compile(engine, &c.source)?;
             let pre = linker
                 .instantiate_pre(&compiled)
@@ -115,11 +135,11 @@ impl Host {
                     id: id.clone(),
                     allowed: Arc::new(AllowedHosts::parse(&c.allowed_outbound_hosts)?),
                     variables: Arc::new(c.variables.clone()),
-                    peak_memory: Arc::new(AtomicUsize::new(0)),
-                    redis_commands: Arc::new(AtomicU64::new(0)),
+                    counters: Arc::default(),
+                    kv_labels: Arc::new(c.key_value_stores.clone()),
+                    kv: kv.clone(),
                     proxy: ProxyPre::new(pre.clone()).ok(),
                     redis: RedisComponentPre::new(pre.clone()).ok(),
-                    redis_pool: redis_pool.clone(),
                     http_pool: http_pool.clone(),
                     pre,
                 }),
@@ -189,11 +209,24 @@ pub fn engine() -> &'static Engine {
     ENGINE.get_or_init(|| {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        // Fuel (wasmtime's count of guest instructions) for the benchmark's cost model:
+        // deterministic, unlike time. Off unless asked for, since metering costs.
+        config.consume_fuel(fuel_metered());
         // Config is static and valid; a failure here is a bug in this file, not input.
         pooled_engine(&config)
             .unwrap_or_else(|| Engine::new(&config).expect("wasmtime engine config"))
     })
 }
+
+/// Whether guests are metered with fuel: `GCAL_HOST_FUEL=1` in the environment when the
+/// process's engine is made (the benchmark sets it).
+pub fn fuel_metered() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var("GCAL_HOST_FUEL").is_ok_and(|v| v == "1"))
+}
+
+/// Fuel a `Store` starts with: more than any request can burn.
+const FUEL: u64 = u64::MAX / 2;
 
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -301,17 +334,17 @@ struct Loaded {
     pre: wasmtime::component::InstancePre<State>,
     allowed: Arc<AllowedHosts>,
     variables: Arc<HashMap<String, String>>,
-    /// The most linear memory one instance of this component has had, in bytes.
-    peak_memory: Arc<AtomicUsize>,
-    /// Outbound Redis commands its instances have sent.
-    redis_commands: Arc<AtomicU64>,
+    /// What its instances have done so far.
+    counters: Arc<Counters>,
+    /// The key-value store labels it may open (`key_value_stores`).
+    kv_labels: Arc<BTreeSet<String>>,
+    /// The app's key-value stores.
+    kv: Arc<KeyValueStores>,
     /// The `wasi:http/proxy` view of `pre`, built once (`None` for non-HTTP components).
     proxy: Option<ProxyPre<State>>,
     /// The `fermyon:spin/inbound-redis` view of `pre`, built once (`None` for components
     /// that do not export it).
     redis: Option<RedisComponentPre<State>>,
-    /// This host's outbound Redis connections (shared by its components).
-    redis_pool: Arc<RedisPool>,
     /// This host's idle outbound HTTP connections (shared by its components).
     http_pool: Arc<HttpPool>,
 }
@@ -334,8 +367,9 @@ pub struct State {
     pub(crate) logs: LogBook,
     pub(crate) component: String,
     memory: MemoryMeter,
-    pub(crate) redis_pool: Arc<RedisPool>,
-    pub(crate) redis_commands: Arc<AtomicU64>,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) kv: Arc<KeyValueStores>,
+    pub(crate) kv_labels: Arc<BTreeSet<String>>,
 }
 
 impl State {
@@ -353,6 +387,7 @@ impl State {
                 logs: logs.clone(),
                 component: c.id.clone(),
                 pool: c.http_pool.clone(),
+                counters: c.counters.clone(),
             },
             variables: c.variables.clone(),
             allowed: c.allowed.clone(),
@@ -360,10 +395,11 @@ impl State {
             component: c.id.clone(),
             memory: MemoryMeter {
                 current: 0,
-                peak: c.peak_memory.clone(),
+                counters: c.counters.clone(),
             },
-            redis_pool: c.redis_pool.clone(),
-            redis_commands: c.redis_commands.clone(),
+            counters: c.counters.clone(),
+            kv: c.kv.clone(),
+            kv_labels: c.kv_labels.clone(),
         }
     }
 }
@@ -395,6 +431,7 @@ struct Outbound {
     component: String,
     /// Keep-alive connections for plain `http`.
     pool: Arc<HttpPool>,
+    counters: Arc<Counters>,
 }
 
 type SendFuture = Box<
@@ -425,6 +462,7 @@ impl WasiHttpHooks for Outbound {
             ));
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
+        self.counters.outbound_http.fetch_add(1, Ordering::Relaxed);
         if scheme == "http" {
             return Box::new(self.pool.clone().send(request, options));
         }
@@ -441,6 +479,11 @@ impl WasiHttpHooks for Outbound {
 fn new_store(shared: &Shared, c: &Loaded) -> Store<State> {
     let mut store = Store::new(engine(), State::new(c, &shared.logs));
     store.limiter(|s| &mut s.memory);
+    if fuel_metered() {
+        // Cannot fail: fuel is on in this engine.
+        let _ = store.set_fuel(FUEL);
+    }
+    c.counters.instances.fetch_add(1, Ordering::Relaxed);
     // Yield to tokio every tick so timeouts fire even while a guest computes.
     store.epoch_deadline_async_yield_and_update(1);
     store
@@ -559,10 +602,12 @@ async fn run_http(
                 .await
                 .map_err(anyhow::Error::from)
         };
-        match tokio::time::timeout(timeout, run).await {
+        let result = match tokio::time::timeout(timeout, run).await {
             Ok(r) => r,
             Err(_) => Err(anyhow!("timed out after {timeout:?}")),
-        }
+        };
+        charge_fuel(&store);
+        result
     });
     match tokio::time::timeout(timeout, receiver).await {
         Ok(Ok(Ok(resp))) => Ok(resp),
@@ -640,7 +685,9 @@ async fn serve_redis(
                     .call_handle_message(&mut store, &payload)
                     .await
             };
-            match tokio::time::timeout(shared.timeout, run).await {
+            let outcome = tokio::time::timeout(shared.timeout, run).await;
+            charge_fuel(&store);
+            match outcome {
                 Ok(Ok(Ok(()))) => {}
                 Ok(Ok(Err(e))) => shared.logs.note(&format!(
                     "component `{}` returned an error for a message: {e:?}",
@@ -688,7 +735,7 @@ fn proxy_pre(c: &Loaded) -> Result<ProxyPre<State>> {
 /// component's running maximum. Allows whatever the memory's own maximum allows.
 struct MemoryMeter {
     current: usize,
-    peak: Arc<AtomicUsize>,
+    counters: Arc<Counters>,
 }
 
 impl wasmtime::ResourceLimiter for MemoryMeter {
@@ -702,7 +749,9 @@ impl wasmtime::ResourceLimiter for MemoryMeter {
             return Ok(false);
         }
         self.current += desired.saturating_sub(current);
-        self.peak.fetch_max(self.current, Ordering::Relaxed);
+        self.counters
+            .peak_memory
+            .fetch_max(self.current, Ordering::Relaxed);
         Ok(true)
     }
 
@@ -716,13 +765,47 @@ impl wasmtime::ResourceLimiter for MemoryMeter {
     }
 }
 
+/// The fuel a finished instance burnt, added to its component's count.
+fn charge_fuel(store: &Store<State>) {
+    if let Ok(left) = store.get_fuel() {
+        store
+            .data()
+            .counters
+            .fuel
+            .fetch_add(FUEL.saturating_sub(left), Ordering::Relaxed);
+    }
+}
+
+/// What one component's instances have done, counted as they go.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    peak_memory: AtomicUsize,
+    instances: AtomicU64,
+    pub(crate) redis_connections: AtomicU64,
+    pub(crate) redis_commands: AtomicU64,
+    pub(crate) kv_commands: AtomicU64,
+    outbound_http: AtomicU64,
+    fuel: AtomicU64,
+}
+
 /// What one component's instances have done so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ComponentStats {
     /// The most linear memory (bytes) one instance has had.
     pub peak_memory: usize,
-    /// Outbound Redis commands the instances have sent.
+    /// Instances made (one per request or message, plus [`Host::instantiate`]).
+    pub instances: u64,
+    /// Outbound Redis connections opened (Spin opens one per `open`).
+    pub redis_connections: u64,
+    /// Commands sent on them.
     pub redis_commands: u64,
+    /// Key-value store commands (on the store's shared connection), `PING`s of `open`
+    /// included.
+    pub kv_commands: u64,
+    /// Outbound HTTP requests sent.
+    pub outbound_http: u64,
+    /// Fuel burnt (guest instructions, roughly); 0 unless [`fuel_metered`].
+    pub fuel: u64,
 }
 
 /// An instance of a component that was never called; dropping it frees its slot.
@@ -741,13 +824,19 @@ impl Host {
 
     /// The counters of `component`; `None` if the app has no such component.
     pub fn stats(&self, component: &str) -> Option<ComponentStats> {
-        self.shared
-            .components
-            .get(component)
-            .map(|c| ComponentStats {
-                peak_memory: c.peak_memory.load(Ordering::Relaxed),
-                redis_commands: c.redis_commands.load(Ordering::Relaxed),
-            })
+        self.shared.components.get(component).map(|c| {
+            let n = &c.counters;
+            let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+            ComponentStats {
+                peak_memory: n.peak_memory.load(Ordering::Relaxed),
+                instances: get(&n.instances),
+                redis_connections: get(&n.redis_connections),
+                redis_commands: get(&n.redis_commands),
+                kv_commands: get(&n.kv_commands),
+                outbound_http: get(&n.outbound_http),
+                fuel: get(&n.fuel),
+            }
+        })
     }
 
     /// Instantiates `component` the way a request or message does (a new `Store`, then

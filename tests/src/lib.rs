@@ -5,6 +5,7 @@ pub mod build;
 pub mod fakes;
 pub mod host;
 mod http_pool;
+pub mod key_value;
 pub mod logs;
 pub mod manifest;
 pub mod outbound;

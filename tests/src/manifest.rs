@@ -1,10 +1,10 @@
 //! Reading `spin.toml` (manifest version 2) the way Spin does, as far as this app uses it:
-//! variables, HTTP and Redis triggers, components with their variables and
-//! `allowed_outbound_hosts`, all templated from application variables.
+//! variables, HTTP and Redis triggers, components with their variables,
+//! `allowed_outbound_hosts` and `key_value_stores`, all templated from application variables.
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Deserialize)]
@@ -44,6 +44,8 @@ struct RawComponent {
     source: String,
     #[serde(default)]
     allowed_outbound_hosts: Vec<String>,
+    #[serde(default)]
+    key_value_stores: BTreeSet<String>,
     #[serde(default)]
     variables: BTreeMap<String, String>,
 }
@@ -88,6 +90,8 @@ pub struct Component {
     pub id: String,
     pub source: PathBuf,
     pub allowed_outbound_hosts: Vec<String>,
+    /// The key-value store labels the component may open.
+    pub key_value_stores: BTreeSet<String>,
     /// Component variable name to resolved value: only these are visible to the guest.
     pub variables: HashMap<String, String>,
 }
@@ -193,6 +197,7 @@ impl App {
                     id,
                     source: root.join(&c.source),
                     allowed_outbound_hosts: allowed,
+                    key_value_stores: c.key_value_stores,
                     variables,
                 },
             );

@@ -1,6 +1,7 @@
 //! The Spin interfaces our components import, implemented for the test host:
 //! `fermyon:spin/variables@2.0.0` and `fermyon:spin/redis@2.0.0` (on the `redis` crate),
-//! plus the bindings to call `fermyon:spin/inbound-redis`.
+//! plus the bindings to call `fermyon:spin/inbound-redis` and those of `wasi:keyvalue`
+//! (implemented in `key_value`).
 
 use crate::host::State;
 use redis::aio::MultiplexedConnection;
@@ -15,26 +16,37 @@ wasmtime::component::bindgen!({
     world: "gcal:service/redis-component",
     imports: { default: async },
     exports: { default: async },
-    with: { "fermyon:spin/redis@2.0.0.connection": RedisConnection },
+    with: {
+        "fermyon:spin/redis@2.0.0.connection": RedisConnection,
+        "wasi:keyvalue/store@0.2.0-draft2.bucket": crate::key_value::Bucket,
+        "wasi:keyvalue/atomics@0.2.0-draft2.cas": crate::key_value::Cas,
+    },
 });
 
 pub use fermyon::spin2_0_0::redis::{Error as RedisError, RedisParameter, RedisResult};
 use fermyon::spin2_0_0::variables::Error as VariableError;
 
-/// An open outbound Redis connection of one guest: a handle on the host's shared
-/// connection to that address.
+/// An open outbound Redis connection of one guest, as Spin's
+/// `factor-outbound-redis` makes it: every `open` connects anew (a TCP connection and the
+/// client's handshake), and the connection is closed when the guest drops it or its
+/// instance ends (the resource table goes with the `Store`). So a request that opens Redis
+/// pays a connection, here as under Spin, and the benchmark counts it.
 pub struct RedisConnection {
     conn: MultiplexedConnection,
-    address: String,
-    generation: u64,
+    /// Drives the connection; aborting it closes the socket.
+    driver: JoinHandle<()>,
 }
 
-/// The host's outbound Redis connections, one multiplexed connection per address shared
-/// by every guest, so a request does not pay a TCP connect and handshake. Redis commands
-/// on one connection are independent here: guests use no `SELECT`, `MULTI` or
-/// subscriptions on outbound connections (Spin's outbound Redis offers no pub/sub).
-/// A connection whose reader task has ended (the server closed it) or whose command
-/// failed at the connection level is replaced on the next `open`.
+impl Drop for RedisConnection {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+/// One shared multiplexed connection per address, for what Spin shares across instances
+/// (its key-value store's Redis backend keeps one `ConnectionManager` per store for the
+/// whole app). A connection whose reader task has ended (the server closed it) or whose
+/// command failed at the connection level is replaced on the next use.
 #[derive(Default)]
 pub struct RedisPool {
     conns: tokio::sync::Mutex<HashMap<String, Pooled>>,
@@ -55,7 +67,10 @@ impl Drop for Pooled {
 }
 
 impl RedisPool {
-    async fn get(&self, address: &str) -> Result<(MultiplexedConnection, u64), RedisError> {
+    pub(crate) async fn get(
+        &self,
+        address: &str,
+    ) -> Result<(MultiplexedConnection, u64), RedisError> {
         // Held while connecting, so that concurrent guests wait for one connect.
         let mut conns = self.conns.lock().await;
         if let Some(p) = conns.get(address)
@@ -64,14 +79,13 @@ impl RedisPool {
             return Ok((p.conn.clone(), p.generation));
         }
         conns.remove(address);
-        let client = redis::Client::open(address).map_err(|_| RedisError::InvalidAddress)?;
-        let (conn, driver) = timed(client.create_multiplexed_tokio_connection()).await?;
+        let (conn, driver) = connect(address).await?;
         let generation = self.generations.fetch_add(1, Ordering::Relaxed);
         conns.insert(
             address.to_owned(),
             Pooled {
                 conn: conn.clone(),
-                driver: tokio::spawn(driver),
+                driver,
                 generation,
             },
         );
@@ -79,7 +93,7 @@ impl RedisPool {
     }
 
     /// Forgets the connection a failed command used (if it is still the current one).
-    async fn discard(&self, address: &str, generation: u64) {
+    pub(crate) async fn discard(&self, address: &str, generation: u64) {
         let mut conns = self.conns.lock().await;
         if conns
             .get(address)
@@ -90,8 +104,31 @@ impl RedisPool {
     }
 }
 
+/// A new connection to `address` and the task that drives it.
+async fn connect(address: &str) -> Result<(MultiplexedConnection, JoinHandle<()>), RedisError> {
+    let client = redis::Client::open(address).map_err(|_| RedisError::InvalidAddress)?;
+    let (conn, driver) = timed(client.create_multiplexed_tokio_connection()).await?;
+    Ok((conn, tokio::spawn(driver)))
+}
+
+/// Whether a failed command means the connection itself is broken.
+pub(crate) fn broken<T>(
+    result: &Result<redis::RedisResult<T>, tokio::time::error::Elapsed>,
+) -> bool {
+    match result {
+        Ok(Ok(_)) => false,
+        Ok(Err(e)) => {
+            e.is_io_error()
+                || e.is_connection_dropped()
+                || e.is_unrecoverable_error()
+                || e.is_timeout()
+        }
+        Err(_) => true,
+    }
+}
+
 /// How long one Redis connect or command may take before the guest gets an error.
-const REDIS_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const REDIS_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl fermyon::spin2_0_0::variables::Host for State {
     async fn get(&mut self, name: String) -> Result<String, VariableError> {
@@ -114,56 +151,42 @@ impl fermyon::spin2_0_0::variables::Host for State {
 impl fermyon::spin2_0_0::redis::Host for State {}
 impl fermyon::spin::redis_types::Host for State {}
 
-fn other(e: impl std::fmt::Display) -> RedisError {
+pub(crate) fn other(e: impl std::fmt::Display) -> RedisError {
     RedisError::Other(e.to_string())
 }
 
 async fn timed<T>(
     fut: impl std::future::Future<Output = redis::RedisResult<T>>,
 ) -> Result<T, RedisError> {
-    match tokio::time::timeout(REDIS_TIMEOUT, fut).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) if e.kind() == redis::ErrorKind::TypeError => Err(RedisError::TypeError),
-        Ok(Err(e)) => Err(other(e)),
-        Err(_) => Err(RedisError::Other("timed out".into())),
-    }
+    reply(tokio::time::timeout(REDIS_TIMEOUT, fut).await)
 }
 
 impl State {
-    /// Runs one command on the guest's connection. Failures of the connection itself
-    /// (I/O, a dropped connection, a timeout) retire the shared connection, so the next
-    /// `open` connects again; a guest never gets a connection known to be broken.
+    /// Runs one command on the guest's own connection.
     async fn query<T: redis::FromRedisValue>(
         &mut self,
         r: &Resource<RedisConnection>,
         cmd: &redis::Cmd,
     ) -> Result<T, RedisError> {
-        let (mut conn, address, generation) = self
+        let mut conn = self
             .table
             .get(r)
-            .map(|c| (c.conn.clone(), c.address.clone(), c.generation))
+            .map(|c| c.conn.clone())
             .map_err(|e| other(format!("bad connection handle: {e}")))?;
-        self.redis_commands.fetch_add(1, Ordering::Relaxed);
-        let result = tokio::time::timeout(REDIS_TIMEOUT, cmd.query_async::<T>(&mut conn)).await;
-        let broken = match &result {
-            Ok(Ok(_)) => false,
-            Ok(Err(e)) => {
-                e.is_io_error()
-                    || e.is_connection_dropped()
-                    || e.is_unrecoverable_error()
-                    || e.is_timeout()
-            }
-            Err(_) => true,
-        };
-        if broken {
-            self.redis_pool.discard(&address, generation).await;
-        }
-        match result {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) if e.kind() == redis::ErrorKind::TypeError => Err(RedisError::TypeError),
-            Ok(Err(e)) => Err(other(e)),
-            Err(_) => Err(RedisError::Other("timed out".into())),
-        }
+        self.counters.redis_commands.fetch_add(1, Ordering::Relaxed);
+        reply(tokio::time::timeout(REDIS_TIMEOUT, cmd.query_async::<T>(&mut conn)).await)
+    }
+}
+
+/// A command's outcome as the guest sees it.
+pub(crate) fn reply<T>(
+    result: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>,
+) -> Result<T, RedisError> {
+    match result {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) if e.kind() == redis::ErrorKind::TypeError => Err(RedisError::TypeError),
+        Ok(Err(e)) => Err(other(e)),
+        Err(_) => Err(RedisError::Other("timed out".into())),
     }
 }
 
@@ -200,13 +223,12 @@ impl fermyon::spin2_0_0::redis::HostConnection for State {
             ));
             return Err(RedisError::InvalidAddress);
         }
-        let (conn, generation) = self.redis_pool.get(&address).await?;
+        let (conn, driver) = connect(&address).await?;
+        self.counters
+            .redis_connections
+            .fetch_add(1, Ordering::Relaxed);
         self.table
-            .push(RedisConnection {
-                conn,
-                address,
-                generation,
-            })
+            .push(RedisConnection { conn, driver })
             .map_err(|_| RedisError::TooManyConnections)
     }
 

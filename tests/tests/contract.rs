@@ -9,7 +9,8 @@ use wasmparser::{Parser, Payload};
 
 /// Interfaces Spin 3.x gives every component: `wasi:cli/imports@0.2` and
 /// `wasi:http/outgoing-handler@0.2` (WASI 0.2.x versions link by semver), plus the Spin
-/// interfaces listed in `wit/world.wit`. A Redis-triggered component also gets the
+/// interfaces listed in `wit/world.wit` (variables, outbound Redis, and `wasi:keyvalue` store
+/// and atomics, which Spin 3.0 added). A Redis-triggered component also gets the
 /// unversioned `fermyon:spin/redis-types` its handler's signature uses.
 fn allowed_import(name: &str, redis_trigger: bool) -> bool {
     const WASI_0_2: [&str; 20] = [
@@ -35,7 +36,12 @@ fn allowed_import(name: &str, redis_trigger: bool) -> bool {
         "wasi:http/outgoing-handler",
     ];
     const FS_SOCKETS: [&str; 2] = ["wasi:filesystem/", "wasi:sockets/"];
-    const SPIN: [&str; 2] = ["fermyon:spin/variables@2.0.0", "fermyon:spin/redis@2.0.0"];
+    const SPIN: [&str; 4] = [
+        "fermyon:spin/variables@2.0.0",
+        "fermyon:spin/redis@2.0.0",
+        "wasi:keyvalue/store@0.2.0-draft2",
+        "wasi:keyvalue/atomics@0.2.0-draft2",
+    ];
     if SPIN.contains(&name) || (redis_trigger && name == "fermyon:spin/redis-types") {
         return true;
     }
@@ -118,7 +124,8 @@ fn every_component_imports_only_what_spin_offers_and_exports_its_handler() {
 fn the_checker_rejects_what_spin_lacks() {
     for bad in [
         "wasi:http/types@0.3.0-rc-2026-01-06",
-        "wasi:keyvalue/store@0.2.0-draft2",
+        // Spin 3.0 added `wasi:keyvalue@0.2.0-draft2`; other versions it does not offer.
+        "wasi:keyvalue/store@0.1.0",
         "fermyon:spin/key-value@2.0.0",
         "fermyon:spin/redis@3.0.0",
         "spin:postgres/postgres@4.0.0",
@@ -135,6 +142,8 @@ fn the_checker_rejects_what_spin_lacks() {
         "wasi:io/streams@0.2.6",
         "wasi:http/outgoing-handler@0.2.0",
         "fermyon:spin/variables@2.0.0",
+        "wasi:keyvalue/store@0.2.0-draft2",
+        "wasi:keyvalue/atomics@0.2.0-draft2",
     ] {
         assert!(allowed_import(good, false), "{good}");
     }

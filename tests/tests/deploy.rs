@@ -268,6 +268,21 @@ fn the_production_runtime_config_parses() {
             other => panic!("unknown variables provider {other:?}"),
         }
     }
+    // Every key-value store spin.toml names is a Redis store here.
+    for label in kv_labels() {
+        let store = &rc["key_value_store"][label.as_str()];
+        assert_eq!(
+            store["type"].as_str(),
+            Some("redis"),
+            "key_value_store.{label}"
+        );
+        assert!(
+            store["url"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("redis://")),
+            "key_value_store.{label}: url"
+        );
+    }
     // Nothing but what Spin's runtime config knows.
     let known = [
         "config_provider",
@@ -282,4 +297,136 @@ fn the_production_runtime_config_parses() {
             "unknown runtime config section {k}"
         );
     }
+}
+
+/// The key-value store labels the components of spin.toml use.
+fn kv_labels() -> BTreeSet<String> {
+    let toml: toml::Value =
+        toml::from_str(&std::fs::read_to_string(gcal_tests::build::manifest_path()).unwrap())
+            .unwrap();
+    let labels: BTreeSet<String> = toml["component"]
+        .as_table()
+        .unwrap()
+        .values()
+        .filter_map(|c| c.get("key_value_stores"))
+        .flat_map(|l| l.as_array().unwrap().iter())
+        .map(|l| l.as_str().unwrap().to_owned())
+        .collect();
+    assert!(!labels.is_empty(), "spin.toml names no key-value store");
+    labels
+}
+
+#[test]
+fn the_spinapp_defines_every_key_value_store_as_the_redis_of_redis_address() {
+    let app = manifest("spinapp.yaml", "core.spinkube.dev/v1alpha1", "SpinApp");
+    let stores = app["spec"]["runtimeConfig"]["keyValueStores"]
+        .as_array()
+        .expect("spec.runtimeConfig.keyValueStores");
+    let redis_address = app["spec"]["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "redis_address")
+        .expect("redis_address is bound")["valueFrom"]
+        .clone();
+    for label in kv_labels() {
+        let store = stores
+            .iter()
+            .find(|s| s["name"] == label.as_str())
+            .unwrap_or_else(|| panic!("no key-value store `{label}` in the SpinApp"));
+        assert_eq!(store["type"], "redis", "{label}");
+        let url = store["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == "url")
+            .unwrap_or_else(|| panic!("{label}: no url option"));
+        assert_eq!(
+            url["valueFrom"], redis_address,
+            "{label}: the url must come from where redis_address does"
+        );
+    }
+}
+
+#[test]
+fn the_drain_cronjob_posts_to_the_drain_route_every_minute_with_a_token_from_the_secret() {
+    let job = manifest("drain-cronjob.yaml", "batch/v1", "CronJob");
+    let app = manifest("spinapp.yaml", "core.spinkube.dev/v1alpha1", "SpinApp");
+    let secret = manifest("secret.yaml", "v1", "Secret");
+    let spec = &job["spec"];
+    assert_eq!(spec["schedule"], "* * * * *", "every minute");
+    assert_eq!(spec["concurrencyPolicy"], "Forbid", "one drain at a time");
+    let run = &spec["jobTemplate"]["spec"];
+    let deadline = run["activeDeadlineSeconds"].as_i64().expect("a deadline");
+    assert!((1..60).contains(&deadline), "a run ends within its minute");
+    let pod = &run["template"]["spec"];
+    assert!(
+        ["Never", "OnFailure"].contains(&pod["restartPolicy"].as_str().unwrap_or("")),
+        "a Job's restartPolicy"
+    );
+    let containers = pod["containers"].as_array().expect("containers");
+    assert_eq!(containers.len(), 1);
+    let c = &containers[0];
+    assert!(
+        c["image"].as_str().is_some_and(|i| i.contains(':')),
+        "a pinned image"
+    );
+    let script: Vec<&str> = c["command"]
+        .as_array()
+        .into_iter()
+        .chain(c["args"].as_array())
+        .flatten()
+        .map(|v| v.as_str().expect("strings"))
+        .collect();
+    let script = script.join(" ");
+    assert!(script.contains("-X POST"), "{script}");
+    assert!(script.contains("$GCAL_URL/admin/drain"), "{script}");
+    assert!(
+        script.contains("-f"),
+        "a failed drain fails the job: {script}"
+    );
+
+    // The route exists: spin.toml sends /admin/... to the events component, whose table
+    // has the POST.
+    let toml: toml::Value =
+        toml::from_str(&std::fs::read_to_string(gcal_tests::build::manifest_path()).unwrap())
+            .unwrap();
+    let admin = toml["trigger"]["http"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["route"].as_str() == Some("/admin/..."))
+        .expect("an /admin/... route");
+    let component = admin["component"].as_str().unwrap();
+    let table = std::fs::read_to_string(
+        gcal_tests::build::workspace_root().join(format!("components/{component}/src/lib.rs")),
+    )
+    .unwrap();
+    assert!(
+        table.contains(r#".post("/admin/drain", token(admin::drain))"#),
+        "{component} serves POST /admin/drain behind the API token"
+    );
+
+    // The token only from the Secret; the URL is the SpinApp's Service.
+    let env = c["env"].as_array().expect("env");
+    let var = |name: &str| {
+        env.iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("env {name}"))
+    };
+    let tokens = var("API_TOKENS");
+    assert!(tokens.get("value").is_none(), "no inline token");
+    let r = &tokens["valueFrom"]["secretKeyRef"];
+    assert_eq!(r["name"], secret["metadata"]["name"]);
+    assert_eq!(r["key"], "api_tokens");
+    assert!(keys(&secret, "stringData").contains("api_tokens"));
+    // api_tokens is a comma-separated list: the first one is sent.
+    assert!(script.contains("Bearer ${API_TOKENS%%,*}"), "{script}");
+    let url = url::Url::parse(var("GCAL_URL")["value"].as_str().unwrap()).unwrap();
+    let service = app["metadata"]["name"].as_str().unwrap();
+    assert!(
+        url.host_str()
+            .is_some_and(|h| h == service || h.starts_with(&format!("{service}."))),
+        "{url} is not the Service of SpinApp {service}"
+    );
 }

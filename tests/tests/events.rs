@@ -1550,6 +1550,43 @@ async fn an_expired_stored_access_token_is_refreshed_once() {
     );
 }
 
+/// Issue 16, item 1: a refresh that returns a token living less than the 60 s margin is
+/// not cached, and the token Google refused leaves the cache, so the next request does
+/// not send it again (before, it did, and paid a 401, a refresh and a retry each time).
+#[tokio::test]
+async fn a_token_google_rejected_is_never_sent_again() {
+    let app = App::start().await;
+    let api = app.api();
+    let (first, _) = seed(&app, USER, EMAIL, ChronoDuration::hours(1));
+    api.list(USER, "").await;
+    // From now on Google's tokens live 30 s, within the margin; the cached one is refused.
+    app.google.set_access_token_lifetime(30);
+    app.google.expire_access_token(&first);
+    api.list(USER, "").await;
+    app.google.clear_requests();
+
+    api.list(USER, "").await;
+    let sent: Vec<String> = app
+        .google
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/calendar/v3/"))
+        .filter_map(|r| r.header("authorization").map(str::to_owned))
+        .collect();
+    assert_eq!(
+        sent.len(),
+        1,
+        "one Calendar call, no 401 and retry: {sent:?}"
+    );
+    assert_ne!(
+        sent[0],
+        format!("Bearer {first}"),
+        "the refused token was sent again"
+    );
+    let token = sent[0].trim_start_matches("Bearer ");
+    assert!(app.google.access_token_valid(token));
+}
+
 #[tokio::test]
 async fn twenty_concurrent_requests_with_an_expired_token_refresh_once() {
     let app = App::start().await;

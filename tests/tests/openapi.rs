@@ -866,7 +866,7 @@ async fn auth_routes(api: &Api<'_>, app: &App) {
     api.call(Method::DELETE, "/auth/u2").await.expect(204);
     api.unserved(Method::PUT, "/auth/url/u1", true)
         .await
-        .problem(404, "not_found");
+        .problem(405, "method_not_allowed");
 }
 
 /// A step of [`real_answers_match_the_document`]: events: creates (timed, all-day, recurring, keyed); returns the first one's id.
@@ -1103,7 +1103,8 @@ async fn push_channels(api: &Api<'_>, app: &App) {
         .problem(400, "invalid_query");
 }
 
-/// A step of [`real_answers_match_the_document`]: the REST service down, dead letters, replay.
+/// A step of [`real_answers_match_the_document`]: the REST service down, dead letters,
+/// replay, a drain.
 async fn dead_letters(api: &Api<'_>, app: &App) {
     // ---- the REST service down, dead letters, replay
     let mut con = redis::Client::open(app.redis_url())
@@ -1134,6 +1135,8 @@ async fn dead_letters(api: &Api<'_>, app: &App) {
     app.rest.set_down(false);
     let replayed = api.call(Method::POST, "/admin/dlq/replay").await;
     assert!(replayed.expect(200).json()["replayed"].as_u64().unwrap() >= 1);
+    let drained = api.call(Method::POST, "/admin/drain").await;
+    assert!(drained.expect(200).json()["entries"].is_u64());
     api.send(api.request(Method::GET, "/admin/dlq", false))
         .await
         .problem(401, "unauthorized");

@@ -1,7 +1,7 @@
 //! One JSON object per line on stdout, the shape log collectors expect from Spin apps.
 //! Fields are our own words and ids only: never pass a secret here.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::cell::{Cell, RefCell};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -92,28 +92,56 @@ pub fn round(ms: f64) -> f64 {
     (ms * 100.0).round() / 100.0
 }
 
-/// Writes `{"ts", "level", "msg", ...fields}` when `level` is at or above the threshold.
+/// Writes `{"ts", "level", "msg", ...fields}` when `level` is at or above the threshold,
+/// in one write to stdout.
 pub fn emit(level: Level, msg: &str, fields: &[(&str, Value)]) {
     if level >= THRESHOLD.with(Cell::get) {
-        println!("{}", line(level, msg, fields));
+        use std::io::Write as _;
+        let mut l = line(level, msg, fields);
+        l.push(b'\n');
+        // A log line that cannot be written has nowhere else to go.
+        let _ = std::io::stdout().lock().write_all(&l);
     }
 }
 
-fn line(level: Level, msg: &str, fields: &[(&str, Value)]) -> String {
-    let mut m = Map::new();
-    m.insert("ts".into(), Value::from(chrono::Utc::now().to_rfc3339()));
+/// The line, serialised straight from the fields (no map built, nothing cloned), keys in
+/// order: `ts`, `level`, `msg`, then the fields (a field named like one of those three
+/// is left out).
+fn line(level: Level, msg: &str, fields: &[(&str, Value)]) -> Vec<u8> {
+    struct Line<'a> {
+        ts: String,
+        level: &'static str,
+        msg: &'a str,
+        fields: &'a [(&'a str, Value)],
+    }
+    impl serde::Serialize for Line<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap as _;
+            let mut m = s.serialize_map(None)?;
+            m.serialize_entry("ts", &self.ts)?;
+            m.serialize_entry("level", self.level)?;
+            m.serialize_entry("msg", self.msg)?;
+            for (k, v) in self.fields {
+                if !matches!(*k, "ts" | "level" | "msg") {
+                    m.serialize_entry(k, v)?;
+                }
+            }
+            m.end()
+        }
+    }
     let level = match level {
         Level::Debug => "debug",
         Level::Info => "info",
         Level::Warn => "warn",
         Level::Error => "error",
     };
-    m.insert("level".into(), Value::from(level));
-    m.insert("msg".into(), Value::from(msg));
-    for (k, v) in fields {
-        m.insert((*k).to_owned(), v.clone());
-    }
-    Value::Object(m).to_string()
+    let line = Line {
+        ts: chrono::Utc::now().to_rfc3339(),
+        level,
+        msg,
+        fields,
+    };
+    serde_json::to_vec(&line).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -141,9 +169,13 @@ mod tests {
 
     #[test]
     fn a_line_is_one_json_object() {
-        let l = line(Level::Warn, "a\nb", &[("user_id", Value::from("u1"))]);
-        assert!(!l.contains('\n'));
-        let v: Value = serde_json::from_str(&l).unwrap();
+        let l = line(
+            Level::Warn,
+            "a\nb",
+            &[("user_id", Value::from("u1")), ("level", Value::from("x"))],
+        );
+        assert!(!l.contains(&b'\n'));
+        let v: Value = serde_json::from_slice(&l).unwrap();
         assert_eq!(v["level"], "warn");
         assert_eq!(v["msg"], "a\nb");
         assert_eq!(v["user_id"], "u1");

@@ -17,6 +17,7 @@ fn routes() -> Router<SpinRuntime> {
         .any("/webhooks/google", public(method_not_allowed))
         .get("/admin/dlq", token(admin::dead_letters))
         .post("/admin/dlq/replay", token(admin::replay))
+        .post("/admin/drain", token(admin::drain))
         .get("/events/:user_id", user(events::list))
         .post("/events/:user_id", user(events::create))
         .post("/events/:user_id/watch", user(events::watch))

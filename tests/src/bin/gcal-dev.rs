@@ -29,12 +29,18 @@ async fn main() -> Result<()> {
     cfg.echo_logs = true;
     cfg.listen = SocketAddr::from(([127, 0, 0, 1], port));
 
-    // Redis: the configured one, else a private server for this run.
+    // Redis: the configured one, else a private server for this run; the key-value store
+    // `gcal` is the same Redis (what the runtime config says under Spin).
     let _redis = match env("redis_address") {
-        Some(_) => None,
+        Some(url) => {
+            cfg = cfg.key_value_store("gcal", url);
+            None
+        }
         None => {
             let r = RedisServer::start()?;
-            cfg = cfg.variable("redis_address", r.url());
+            cfg = cfg
+                .variable("redis_address", r.url())
+                .key_value_store("gcal", r.url());
             Some(r)
         }
     };

@@ -61,6 +61,7 @@ pub fn config(redis_url: &str, google: &FakeGoogle, rest: &FakeRest, channel: &s
         .variable("google_api_origin", google.origin())
         .variable("rest_service_url", rest.origin())
         .variable("redis_address", redis_url)
+        .key_value_store("gcal", redis_url)
         .variable("events_channel", channel)
         .variable("api_tokens", format!("other-token,{API_TOKEN}"))
         .variable("token_encryption_key", key_b64())
@@ -656,4 +657,35 @@ pub fn stream_events(app: &App) -> Vec<Value> {
             serde_json::from_str(&fields[1]).expect("a JSON CloudEvent")
         })
         .collect()
+}
+
+/// The consumer group of the updates component.
+pub const GROUP: &str = "gcal-updates";
+
+/// Entries the consumer group has read but not acknowledged.
+pub fn pending(app: &App) -> i64 {
+    let summary: redis::Value = redis::cmd("XPENDING")
+        .arg(STREAM)
+        .arg(GROUP)
+        .query(&mut app.redis())
+        .unwrap();
+    match summary {
+        redis::Value::Array(items) => match items.first() {
+            Some(redis::Value::Int(n)) => *n,
+            other => panic!("XPENDING: {other:?}"),
+        },
+        other => panic!("XPENDING: {other:?}"),
+    }
+}
+
+/// Creates a half-hour event for `user` through the API (asserted 201); returns it.
+pub async fn create_event(app: &App, user: &str, summary: &str) -> Value {
+    let body = json!({
+        "summary": summary,
+        "start": {"dateTime": "2026-07-10T09:00:00", "timeZone": "Europe/Berlin"},
+        "end": {"dateTime": "2026-07-10T09:30:00", "timeZone": "Europe/Berlin"},
+    });
+    let r = app.api().post(&format!("/events/{user}"), &body).await;
+    assert_eq!(r.status, 201, "{} {}", r.text, app.logs());
+    r.json()
 }

@@ -40,7 +40,9 @@ fn fresh(expires_at: DateTime<Utc>) -> bool {
     expires_at - Utc::now() > ChronoDuration::seconds(REFRESH_MARGIN_SECS)
 }
 
-/// Caches an access token until 60 s before it expires.
+/// Caches an access token until 60 s before it expires. A token that lives less than
+/// that is not cached, and whatever the cache held for the user is removed: the entry it
+/// would have replaced is older, and may be a token Google has just refused.
 pub fn cache(
     store: &dyn Store,
     cipher: &TokenCipher,
@@ -50,7 +52,7 @@ pub fn cache(
 ) -> Result<(), CredentialError> {
     let ttl = (expires_at - Utc::now()).num_seconds() - REFRESH_MARGIN_SECS;
     if ttl <= 0 {
-        return Ok(());
+        return forget(store, user);
     }
     let entry = Cached {
         access_enc: cipher
@@ -123,12 +125,17 @@ pub async fn access_token<O: Outbound>(
 }
 
 /// After Google rejected `rejected` with 401: a new token, refreshed once for everyone.
+/// The rejected token leaves the cache first, so no later request sends it again, even
+/// if this refresh fails.
 pub async fn refresh_after_rejection<O: Outbound>(
     svc: &Services<'_, O>,
     user: &UserId,
     rejected: &AccessToken,
 ) -> Result<AccessToken, CredentialError> {
     let cipher = svc.cfg.cipher()?;
+    if cached(svc.store, cipher, user)?.is_some_and(|t| t.secret() == rejected.secret()) {
+        forget(svc.store, user)?;
+    }
     refresh_once(svc, cipher, user, Some(rejected)).await
 }
 
@@ -269,6 +276,14 @@ mod tests {
         )
         .unwrap();
         assert!(s2.map.borrow().is_empty());
+        // ... and a token within the margin removes what the cache held before.
+        let s3 = MemoryStore::default();
+        let later = Utc::now() + ChronoDuration::seconds(600);
+        cache(&s3, &crate::testing::cipher(5), &u, &t, later).unwrap();
+        assert!(s3.map.borrow().contains_key("gcal:token:u1"));
+        let soon = Utc::now() + ChronoDuration::seconds(30);
+        cache(&s3, &crate::testing::cipher(5), &u, &t, soon).unwrap();
+        assert!(!s3.map.borrow().contains_key("gcal:token:u1"));
         s.map.borrow_mut().insert(
             "gcal:token:u1".into(),
             serde_json::to_vec(&Cached {

@@ -46,14 +46,52 @@ async fn settle<O: Outbound>(
     outcome
 }
 
+/// What one drain did: entries read (new ones and ones taken over from a dead reader),
+/// their outcomes, and whether it stopped at its bound with entries possibly left.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Drained {
+    pub entries: usize,
+    pub taken_over: usize,
+    pub delivered: usize,
+    pub synced: usize,
+    pub duplicates: usize,
+    pub dead_lettered: usize,
+    pub dropped: usize,
+    pub malformed: usize,
+    /// Not settled (a failed sync, another reader's claim): left pending for a later drain.
+    pub left_pending: usize,
+    /// The drain stopped at its bound (`MAX_ROUNDS` batches): more entries may wait.
+    pub more: bool,
+}
+
+impl Drained {
+    fn count(&mut self, outcome: Outcome) {
+        let n = match outcome {
+            Outcome::Delivered => &mut self.delivered,
+            Outcome::Synced => &mut self.synced,
+            Outcome::Duplicate => &mut self.duplicates,
+            Outcome::DeadLettered => &mut self.dead_lettered,
+            Outcome::Dropped => &mut self.dropped,
+            Outcome::Malformed => &mut self.malformed,
+            Outcome::InFlight | Outcome::Held => &mut self.left_pending,
+        };
+        *n += 1;
+        self.entries += 1;
+    }
+}
+
 /// Drains the stream for the group: stale entries of dead readers first, then new ones.
 /// An entry is acknowledged once handled (or found malformed or already delivered).
+/// Bounded: at most `MAX_ROUNDS` batches of `BATCH` new entries.
 pub async fn drain<O: Outbound, S: Stream + ?Sized>(
     svc: &Services<'_, O>,
     stream: &S,
-) -> Result<usize, StoreError> {
+) -> Result<Drained, StoreError> {
     stream.ensure_group(STREAM, GROUP)?;
-    let mut handled = 0;
+    let mut report = Drained {
+        more: true,
+        ..Drained::default()
+    };
     let mut wait_steps = HELD_WAIT_STEPS;
     for round in 0..MAX_ROUNDS {
         let mut batch = if round == 0 {
@@ -61,8 +99,10 @@ pub async fn drain<O: Outbound, S: Stream + ?Sized>(
         } else {
             Vec::new()
         };
+        report.taken_over += batch.len();
         batch.extend(stream.read_new(STREAM, GROUP, CONSUMER, BATCH)?);
         if batch.is_empty() {
+            report.more = false;
             break;
         }
         for (id, payload) in batch {
@@ -73,10 +113,10 @@ pub async fn drain<O: Outbound, S: Stream + ?Sized>(
             if !matches!(outcome, Outcome::InFlight | Outcome::Held) {
                 stream.ack(STREAM, GROUP, &id)?;
             }
-            handled += 1;
+            report.count(outcome);
         }
     }
-    Ok(handled)
+    Ok(report)
 }
 
 #[cfg(test)]

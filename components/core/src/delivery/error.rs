@@ -16,8 +16,6 @@ pub enum SyncError {
     /// Another sync of the calendar held its lock for the whole wait.
     #[error("another sync of this calendar did not finish in time")]
     Busy,
-    #[error("the calendar has more changes than one sync reads; the next change continues")]
-    TooManyPages,
     #[error(transparent)]
     Google(#[from] GoogleError),
     #[error(transparent)]
@@ -32,7 +30,6 @@ impl SyncError {
         match self {
             SyncError::BadTarget => "sync_bad_target",
             SyncError::Busy => "sync_busy",
-            SyncError::TooManyPages => "sync_too_many_pages",
             SyncError::Google(e) => e.kind(),
             SyncError::Store(e) => e.kind(),
             SyncError::Config(e) => config_kind(e),
@@ -57,7 +54,7 @@ impl SyncError {
                     | GoogleError::ScopeMissing { .. }
                     | GoogleError::Invalid { .. }
             ),
-            SyncError::Busy | SyncError::TooManyPages | SyncError::Store(_) => false,
+            SyncError::Busy | SyncError::Store(_) => false,
             SyncError::Config(_) => false,
         }
     }
@@ -104,6 +101,10 @@ pub enum ChannelError {
     /// No such channel, or its token or resource does not match (answered as unknown).
     #[error("unknown channel")]
     Unknown,
+    /// A push without `X-Goog-Channel-Token`: not Google's (it always sends the token the
+    /// channel was opened with).
+    #[error("X-Goog-Channel-Token is required")]
+    MissingToken,
     /// The channel-token MAC could not be keyed.
     #[error("hmac key")]
     Key,
@@ -126,6 +127,7 @@ impl ChannelError {
     pub fn kind(&self) -> &'static str {
         match self {
             ChannelError::Unknown => "channel_unknown",
+            ChannelError::MissingToken => "channel_token_missing",
             ChannelError::Key => "channel_key",
             ChannelError::BadRecord => "channel_bad_record",
             ChannelError::Config(e) => config_kind(e),
@@ -154,7 +156,6 @@ mod tests {
         let retried = [
             SyncError::Store(StoreError::Failed { op: "GET" }),
             SyncError::Busy,
-            SyncError::TooManyPages,
             SyncError::Config(ConfigError::Missing("x")),
             SyncError::Google(GoogleError::Unavailable),
             SyncError::Google(GoogleError::Timeout),

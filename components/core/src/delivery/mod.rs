@@ -10,6 +10,7 @@ pub(crate) mod deliver;
 pub(crate) mod drain;
 mod error;
 pub(crate) mod sync;
+pub(crate) mod user_records;
 
 pub use channels::*;
 pub use cloudevent::*;
@@ -18,6 +19,7 @@ pub use deliver::*;
 pub use drain::*;
 pub use error::{ChannelError, DeliveryError, SyncError};
 pub use sync::baseline;
+pub use user_records::forget_user;
 
 use crate::config::Config;
 use crate::log::{self, Level};
@@ -173,7 +175,11 @@ pub async fn on_message<R: Runtime>(rt: &R, message: &[u8]) {
         }
     }
     match drain(&svc, &redis).await {
-        Ok(n) if n > 0 => log::emit(Level::Info, "stream drained", &[("entries", n.into())]),
+        Ok(d) if d.entries > 0 => log::emit(
+            Level::Info,
+            "stream drained",
+            &[("entries", d.entries.into()), ("more", d.more.into())],
+        ),
         Ok(_) => {}
         Err(e) => log::emit(
             Level::Error,

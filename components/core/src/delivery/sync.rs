@@ -2,17 +2,21 @@
 
 use crate::delivery::SyncError;
 use crate::delivery::cloudevent::{self as notify, CloudEvent, EventType};
+use crate::delivery::user_records;
 use crate::google::GoogleError;
 use crate::google::calendar::Calendar;
 use crate::model::event as events;
 use crate::model::user_id::UserId;
 use crate::outbound::Outbound;
 use crate::services::Services;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use listing::{End, Plan, SyncState, list_pages};
+use serde_json::{Value, json};
 
-/// Pages of one sync, at most.
-pub(crate) const MAX_SYNC_PAGES: u32 = 20;
+mod listing;
+#[cfg(test)]
+mod paging_tests;
+
+pub(crate) use listing::SYNC_TTL_SECS;
 
 // ------------------------------------------------------------------ sync
 
@@ -62,59 +66,36 @@ pub(crate) fn target(changed: &CloudEvent) -> Result<(UserId, String), SyncError
     Ok((user, calendar))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct SyncState {
-    token: String,
-    synced_at: chrono::DateTime<chrono::Utc>,
-}
-
 pub(crate) fn sync_key(user: &UserId, calendar: &str) -> String {
     format!("gcal:sync:{user}:{calendar}")
 }
 
-/// Sync state outlives quiet periods but not abandoned users.
-pub(crate) const SYNC_TTL_SECS: u64 = 30 * 24 * 3600;
-
 /// Incremental sync from the stored token; on 410 (or no token) a full listing that only
 /// re-establishes the token, announcing events updated since the last sync. Each change
 /// becomes a `calendar.event.updated` or `calendar.event.deleted` CloudEvent (published,
-/// so it is delivered like any other).
+/// so it is delivered like any other). A listing longer than the page bound announces
+/// what it read, stores where it stopped and publishes a `calendar.changed` to continue:
+/// the next sync (that message, or a later push or drain) reads on from there.
 pub async fn sync<O: Outbound>(
     svc: &Services<'_, O>,
     changed: &CloudEvent,
 ) -> Result<usize, SyncError> {
     let (user, calendar) = target(changed)?;
     let key = sync_key(&user, &calendar);
-    let state: Option<SyncState> = svc
-        .store
-        .get(&key)?
-        .and_then(|raw| serde_json::from_slice(&raw).ok());
+    let state = listing::load(svc.store, &key)?;
     let cal = Calendar::new(svc, &user)?;
-    let started = chrono::Utc::now();
-    let (changes, token) = match &state {
-        Some(s) => match list_all(&cal, &calendar, Some(&s.token)).await {
-            Ok(r) => r,
-            Err(SyncError::Google(GoogleError::Gone)) => {
-                let (all, token) = list_all(&cal, &calendar, None).await?;
-                let since = s.synced_at;
-                let recent = all
-                    .into_iter()
-                    .filter(|e| {
-                        e.get("updated")
-                            .and_then(Value::as_str)
-                            .and_then(|u| chrono::DateTime::parse_from_rfc3339(u).ok())
-                            .is_some_and(|u| u >= since)
-                    })
-                    .collect();
-                (recent, token)
+    let plan = Plan::of(state.as_ref(), chrono::Utc::now());
+    let (plan, (items, end)) = match list_pages(&cal, &calendar, &plan).await {
+        Err(SyncError::Google(GoogleError::Gone)) => match plan.fallback(chrono::Utc::now()) {
+            Some(full) => {
+                let read = list_pages(&cal, &calendar, &full).await?;
+                (full, read)
             }
-            Err(f) => return Err(f),
+            None => return Err(GoogleError::Gone.into()),
         },
-        None => {
-            let (_, token) = list_all(&cal, &calendar, None).await?;
-            (Vec::new(), token)
-        }
+        read => (plan, read?),
     };
+    let changes = plan.changes(items);
     let channel = svc.cfg.events_channel()?;
     for g in &changes {
         let event = events::from_google(g, &calendar);
@@ -129,11 +110,12 @@ pub async fn sync<O: Outbound>(
             &CloudEvent::new(kind, &user, events::notification_data(&event)),
         )?;
     }
-    save_token(svc, &key, token, started)?;
+    store_progress(svc, &user, &calendar, &plan, end, state.as_ref())?;
     Ok(changes.len())
 }
 
-/// Establishes the sync token without announcing anything (when a watch starts).
+/// Establishes the sync token without announcing anything (when a watch starts); a
+/// baseline longer than the page bound continues in the updates component.
 pub async fn baseline<O: Outbound>(
     svc: &Services<'_, O>,
     user: &UserId,
@@ -144,61 +126,36 @@ pub async fn baseline<O: Outbound>(
         return Ok(());
     }
     let cal = Calendar::new(svc, user)?;
-    let (_, token) = list_all(&cal, calendar, None).await?;
-    save_token(svc, &key, token, chrono::Utc::now())
+    let plan = Plan::of(None, chrono::Utc::now());
+    let (_, end) = list_pages(&cal, calendar, &plan).await?;
+    store_progress(svc, user, calendar, &plan, end, None)
 }
 
-/// Stores the sync token a listing ended with (if it had one).
-fn save_token<O: Outbound>(
+/// Stores the new token, or where a listing stopped (and publishes the `calendar.changed`
+/// that continues it, so a quiet calendar does not wait for its next push).
+fn store_progress<O: Outbound>(
     svc: &Services<'_, O>,
-    key: &str,
-    token: Option<String>,
-    synced_at: chrono::DateTime<chrono::Utc>,
+    user: &UserId,
+    calendar: &str,
+    plan: &Plan,
+    end: End,
+    previous: Option<&SyncState>,
 ) -> Result<(), SyncError> {
-    if let Some(token) = token {
-        let state = SyncState { token, synced_at };
-        let json = serde_json::to_vec(&state).unwrap_or_default();
-        svc.store.set_ex(key, &json, SYNC_TTL_SECS)?;
+    let more = matches!(end, End::More(_));
+    if let Some(next) = plan.next_state(end, previous) {
+        listing::save(svc.store, &sync_key(user, calendar), &next)?;
+        user_records::remember(svc.store, user, calendar)?;
+    }
+    if more {
+        let channel = svc.cfg.events_channel()?;
+        let next = CloudEvent::new(
+            EventType::CalendarChanged,
+            user,
+            json!({"user_id": user.as_str(), "calendar_id": calendar, "continued": true}),
+        );
+        notify::publish(svc.store, channel, &next)?;
     }
     Ok(())
-}
-
-/// Every page of a listing (bounded), with the final sync token.
-pub(crate) async fn list_all<O: Outbound>(
-    cal: &Calendar<'_, '_, O>,
-    calendar: &str,
-    sync_token: Option<&str>,
-) -> Result<(Vec<Value>, Option<String>), SyncError> {
-    let mut items = Vec::new();
-    let mut page_token: Option<String> = None;
-    for _ in 0..MAX_SYNC_PAGES {
-        let mut q: Vec<(&str, String)> = vec![
-            ("maxResults", "2500".into()),
-            ("singleEvents", "false".into()),
-        ];
-        match sync_token {
-            Some(t) => q.push(("syncToken", t.to_owned())),
-            None => q.push(("showDeleted", "false".into())),
-        }
-        if let Some(p) = &page_token {
-            q.push(("pageToken", p.clone()));
-        }
-        let page = cal.list(calendar, &q).await?;
-        if let Some(a) = page["items"].as_array() {
-            items.extend(a.iter().cloned());
-        }
-        match page.get("nextPageToken").and_then(Value::as_str) {
-            Some(p) => page_token = Some(p.to_owned()),
-            None => {
-                let token = page
-                    .get("nextSyncToken")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                return Ok((items, token));
-            }
-        }
-    }
-    Err(SyncError::TooManyPages)
 }
 
 #[cfg(test)]

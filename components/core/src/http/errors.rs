@@ -118,7 +118,6 @@ impl From<SyncError> for Problem {
             SyncError::Config(c) => return c.into(),
             SyncError::BadTarget => Code::InvalidRequest,
             SyncError::Busy => Code::UpstreamUnavailable,
-            SyncError::TooManyPages => Code::UpstreamError,
         };
         Problem::new(code, e.to_string())
     }
@@ -143,6 +142,7 @@ impl From<ChannelError> for Problem {
             ChannelError::Google(g) => return g.into(),
             ChannelError::Sync(s) => return s.into(),
             ChannelError::Unknown => Code::NotFound,
+            ChannelError::MissingToken => Code::InvalidRequest,
             ChannelError::Key | ChannelError::BadRecord => Code::Internal,
         };
         Problem::new(code, e.to_string())
@@ -395,9 +395,8 @@ mod tests {
 
     #[test]
     fn delivery_errors_become_their_problems() {
-        let cases: [(Problem, Code); 8] = [
+        let cases: [(Problem, Code); 7] = [
             (SyncError::Busy.into(), Code::UpstreamUnavailable),
-            (SyncError::TooManyPages.into(), Code::UpstreamError),
             (SyncError::BadTarget.into(), Code::InvalidRequest),
             (
                 SyncError::Google(GoogleError::Gone).into(),

@@ -142,6 +142,14 @@ pub fn user<R: Runtime>(h: impl UserHandler<R> + 'static) -> Endpoint<R> {
 }
 
 impl<R: Runtime> Endpoint<R> {
+    /// What the endpoint asks first, alone: the API token for `token` and `user`.
+    pub(super) fn check(&self, cx: &Ctx<'_, R>) -> Result<(), Problem> {
+        match self {
+            Endpoint::Public(_) => Ok(()),
+            Endpoint::Token(_) | Endpoint::User(_) => api_token::authorize(cx.cfg, cx.req),
+        }
+    }
+
     pub(super) async fn call(&self, cx: Ctx<'_, R>) -> Reply {
         match self {
             Endpoint::Public(h) => h.call(cx).await,

@@ -127,6 +127,34 @@ impl Problem {
         self.code.status()
     }
 
+    /// The `application/problem+json` body, serialised straight from the problem (no
+    /// map is built): the same members as [`Problem::body`], extensions last.
+    pub fn to_json(&self, request_id: &str) -> Vec<u8> {
+        struct Body<'a>(&'a Problem, &'a str);
+        impl serde::Serialize for Body<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap as _;
+                const BASE: [&str; 6] = ["type", "title", "status", "detail", "code", "request_id"];
+                let Body(p, rid) = self;
+                let code = p.code.as_str();
+                let mut m = s.serialize_map(None)?;
+                m.serialize_entry("type", &format_args!("urn:gcal:problem:{code}"))?;
+                m.serialize_entry("title", p.code.title())?;
+                m.serialize_entry("status", &p.code.status())?;
+                m.serialize_entry("detail", &p.detail)?;
+                m.serialize_entry("code", code)?;
+                m.serialize_entry("request_id", rid)?;
+                for (name, value) in &p.extensions {
+                    if !BASE.contains(name) {
+                        m.serialize_entry(name, value)?;
+                    }
+                }
+                m.end()
+            }
+        }
+        serde_json::to_vec(&Body(self, request_id)).unwrap_or_default()
+    }
+
     /// The `application/problem+json` body.
     pub fn body(&self, request_id: &str) -> Value {
         let mut body = json!({
@@ -244,6 +272,8 @@ mod tests {
     fn extension_members_join_the_body() {
         let p = Problem::new(Code::InsufficientScope, "x").with("scope", json!("s"));
         assert_eq!(p.body("r")["scope"], "s");
+        let sent: Value = serde_json::from_slice(&p.to_json("r")).unwrap();
+        assert_eq!(sent, p.body("r"), "the answer's bytes say what body() says");
         assert_eq!(p.body("r")["code"], "insufficient_scope");
     }
 

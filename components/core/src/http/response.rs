@@ -12,7 +12,7 @@ pub fn json(status: u16, body: &Value, rid: &RequestId) -> Response {
     build(
         status,
         "application/json",
-        body.to_string().into_bytes(),
+        serde_json::to_vec(body).unwrap_or_default(),
         rid,
     )
 }
@@ -45,7 +45,7 @@ pub fn problem(p: &Problem, rid: &RequestId) -> Response {
     let mut r = build(
         p.status(),
         "application/problem+json",
-        p.body(rid.as_str()).to_string().into_bytes(),
+        p.to_json(rid.as_str()),
         rid,
     );
     if let Some(secs) = p.retry_after {

@@ -1,4 +1,5 @@
-//! Operator routes, behind the API token: the dead-letter list and its replay.
+//! Operator routes, behind the API token: the dead-letter list and its replay, and a
+//! drain of the event stream.
 
 use crate::delivery;
 use crate::http::guard::Ctx;
@@ -25,4 +26,17 @@ pub async fn replay<R: Runtime>(cx: Ctx<'_, R>) -> Reply {
         &delivery::replay(&svc, 1000).await?,
         cx.rid,
     ))
+}
+
+/// `POST /admin/drain`: drains the event stream with the consumer group exactly as the
+/// updates component does after each message (stale entries taken over, each entry
+/// claimed, delivered or synced, acknowledged), bounded per call; answers what it did.
+/// Spin's Redis trigger runs only on a message, so a scheduler calls this (every minute)
+/// for entries stranded while the REST service was down or an instance was killed.
+pub async fn drain<R: Runtime>(cx: Ctx<'_, R>) -> Reply {
+    let redis = cx.connect()?;
+    let svc = cx.services(&redis);
+    let drained = delivery::drain(&svc, &redis).await?;
+    let body = serde_json::to_value(&drained).unwrap_or_default();
+    Ok(response::json(200, &body, cx.rid))
 }

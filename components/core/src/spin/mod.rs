@@ -2,6 +2,7 @@
 //! of the components. Only this module touches `spin-sdk`, so everything else builds and
 //! tests on the host.
 
+mod kv;
 mod outbound;
 mod redis;
 mod stream;

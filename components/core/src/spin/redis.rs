@@ -1,17 +1,43 @@
-//! Outbound Redis through Spin, as a [`Store`](crate::store::Store). Every failure is a
-//! [`StoreError`] naming the operation, never the address (it may carry a password).
+//! Redis through Spin, as a [`Store`](crate::store::Store): outbound Redis, connected on
+//! first use, for writes, scripts and the stream; the key-value store ([`super::kv`], the
+//! same Redis over a connection Spin shares across instances) for plain reads and
+//! counters. A request that only reads and counts (a cached token, the rate limit) so
+//! opens no Redis connection. Every failure is a [`StoreError`] naming the operation,
+//! never the address (it may carry a password).
+//!
+//! TTLs: the key-value store sets none, so every key that can grow is written here with
+//! its TTL (`SET .. EX`), and a counter made by `increment` gets its `EXPIRE` here when it
+//! is new (the first request of a user in a minute).
 
+use super::kv::KeyValue;
 use crate::store::StoreError;
 use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
+use std::cell::OnceCell;
 
-/// Outbound Redis through Spin.
-pub struct Redis(pub(super) Connection);
+/// Redis through Spin.
+pub struct Redis {
+    address: String,
+    conn: OnceCell<Connection>,
+    kv: KeyValue,
+}
 
 impl Redis {
+    /// Nothing is opened yet: outbound Redis connects at its first command, the
+    /// key-value store opens at its first read.
     pub fn open(address: &str) -> Result<Self, StoreError> {
-        Connection::open(address)
-            .map(Redis)
-            .map_err(|e| unavailable("connect", &e))
+        Ok(Redis {
+            address: address.to_owned(),
+            conn: OnceCell::new(),
+            kv: KeyValue::default(),
+        })
+    }
+
+    pub(super) fn conn(&self) -> Result<&Connection, StoreError> {
+        if let Some(c) = self.conn.get() {
+            return Ok(c);
+        }
+        let c = Connection::open(&self.address).map_err(|e| unavailable("connect", &e))?;
+        Ok(self.conn.get_or_init(|| c))
     }
 
     pub fn execute(
@@ -19,17 +45,18 @@ impl Redis {
         command: &'static str,
         args: &[RedisParameter],
     ) -> Result<Vec<RedisResult>, StoreError> {
-        self.0
+        self.conn()?
             .execute(command, args)
             .map_err(|e| unavailable(command, &e))
     }
 
+    /// `GET`, through the key-value store.
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.0.get(key).map_err(|e| unavailable("GET", &e))
+        self.kv.get(key)
     }
 
     pub fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), StoreError> {
-        self.0
+        self.conn()?
             .publish(channel, payload)
             .map_err(|e| unavailable("PUBLISH", &e))
     }
@@ -222,23 +249,18 @@ impl crate::store::Store for Redis {
 }
 
 impl Redis {
+    /// `INCRBY key 1` on the key-value store; a new counter (1) gets its `EXPIRE` over
+    /// outbound Redis. If that fails the counter is removed again, so the next request
+    /// makes it anew and tries again: no counter is left without a TTL.
     fn incr_ex_impl(&self, key: &str, ttl_secs: u64) -> Result<i64, StoreError> {
-        const SCRIPT: &str = "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n";
-        let ttl = i64::try_from(ttl_secs.max(1)).unwrap_or(i64::MAX);
-        match self
-            .execute(
-                "EVAL",
-                &[
-                    arg(SCRIPT),
-                    RedisParameter::Int64(1),
-                    arg(key),
-                    RedisParameter::Int64(ttl),
-                ],
-            )?
-            .first()
-        {
-            Some(RedisResult::Int64(n)) => Ok(*n),
-            _ => Err(StoreError::UnexpectedReply { op: "INCR" }),
+        let n = self.kv.increment(key)?;
+        if n == 1 {
+            let ttl = i64::try_from(ttl_secs.max(1)).unwrap_or(i64::MAX);
+            if let Err(e) = self.execute("EXPIRE", &[arg(key), RedisParameter::Int64(ttl)]) {
+                let _ = self.kv.delete(key);
+                return Err(e);
+            }
         }
+        Ok(n)
     }
 }

@@ -37,7 +37,7 @@ fn entries(flat: Vec<RedisResult>, skip_first: bool) -> Vec<(String, Vec<u8>)> {
 
 impl crate::store::Stream for Redis {
     fn ensure_group(&self, stream: &str, group: &str) -> Result<(), StoreError> {
-        match self.0.execute(
+        match self.conn()?.execute(
             "XGROUP",
             &[
                 arg("CREATE"),

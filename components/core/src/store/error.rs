@@ -21,6 +21,10 @@ pub enum StoreError {
     /// Redis answered with something the command never answers.
     #[error("redis {op}: unexpected reply")]
     UnexpectedReply { op: &'static str },
+    /// The key-value store is not there for this component: its label is missing from
+    /// `key_value_stores` in `spin.toml` or from the runtime config.
+    #[error("key-value store `{label}`: not available to this component")]
+    NoKeyValueStore { label: &'static str },
 }
 
 impl StoreError {
@@ -33,6 +37,7 @@ impl StoreError {
             StoreError::TypeError { .. } => "redis_type_error",
             StoreError::Failed { .. } => "redis_failed",
             StoreError::UnexpectedReply { .. } => "redis_unexpected_reply",
+            StoreError::NoKeyValueStore { .. } => "key_value_store_missing",
         }
     }
 
@@ -68,6 +73,10 @@ mod tests {
             (
                 StoreError::UnexpectedReply { op: "EVAL" },
                 "redis_unexpected_reply",
+            ),
+            (
+                StoreError::NoKeyValueStore { label: "gcal" },
+                "key_value_store_missing",
             ),
         ];
         for (e, kind) in &all {

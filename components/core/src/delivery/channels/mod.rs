@@ -107,7 +107,8 @@ fn save(store: &dyn Store, user: &UserId, record: &ChannelRecord) -> Result<(), 
         &watch_key(user, &record.calendar_id),
         record.channel_id.as_bytes(),
         ttl,
-    )
+    )?;
+    updates::user_records::remember(store, user, &record.calendar_id)
 }
 
 fn load(store: &dyn Store, channel_id: &str) -> Result<Option<ChannelRecord>, StoreError> {
@@ -197,8 +198,15 @@ pub async fn stop<O: Outbound>(
             Err(f) => return Err(f.into()),
         }
     }
-    svc.store.del(&channel_key(&id))?;
-    Ok(svc.store.del(&watch_key(user, calendar))?)
+    Ok(forget(svc.store, user, calendar)?)
+}
+
+/// Deletes the records of the user's channel for `calendar` (without asking Google).
+pub(crate) fn forget(store: &dyn Store, user: &UserId, calendar: &str) -> Result<(), StoreError> {
+    if let Some(id) = store.get(&watch_key(user, calendar))? {
+        store.del(&channel_key(&String::from_utf8_lossy(&id)))?;
+    }
+    store.del(&watch_key(user, calendar))
 }
 
 /// What Google's push carries.
@@ -210,17 +218,21 @@ pub struct Push<'a> {
 }
 
 /// `POST /webhooks/google`: nothing is trusted before the channel and its token check
-/// out (404 otherwise, as for an unknown channel). `sync` (the channel's hello) is
-/// acknowledged; a change publishes `calendar.changed` for the updates component, which
-/// does the slow work.
+/// out (a push without a token is refused as such; a wrong one is 404, as for an unknown
+/// channel). `sync` (the channel's hello) is acknowledged; a change publishes
+/// `calendar.changed` for the updates component, which does the slow work.
 pub fn push(cfg: &Config<'_>, store: &dyn Store, p: &Push<'_>) -> Result<(), ChannelError> {
     let unknown = || ChannelError::Unknown;
+    let token = p
+        .token
+        .filter(|t| !t.is_empty())
+        .ok_or(ChannelError::MissingToken)?;
     let id = p
         .channel_id
         .filter(|i| !i.is_empty() && i.len() <= 64)
         .ok_or_else(unknown)?;
     let record = load(store, id)?.ok_or_else(unknown)?;
-    if !verify_token(&mac_key(cfg)?, &record, p.token.unwrap_or("")) {
+    if !verify_token(&mac_key(cfg)?, &record, token) {
         return Err(unknown());
     }
     if p.resource_id.is_some_and(|r| r != record.resource_id) {

@@ -81,12 +81,6 @@ fn wrong_tokens_unknown_channels_and_other_resources_are_404() {
             resource_state: Some("exists"),
         },
         Push {
-            channel_id: Some("c1"),
-            token: None,
-            resource_id: None,
-            resource_state: Some("exists"),
-        },
-        Push {
             channel_id: Some("c2"),
             token: Some(token.secret()),
             resource_id: None,
@@ -109,6 +103,25 @@ fn wrong_tokens_unknown_channels_and_other_resources_are_404() {
         assert_eq!(
             push(&crate::config::Config::new(&vars()), &s, &p).unwrap_err(),
             ChannelError::Unknown
+        );
+    }
+    assert!(s.published.borrow().is_empty());
+}
+
+#[test]
+fn a_push_without_a_channel_token_is_refused_as_such() {
+    let s = MemoryStore::default();
+    record(&s);
+    for token in [None, Some("")] {
+        let p = Push {
+            channel_id: Some("c1"),
+            token,
+            resource_id: Some("r1"),
+            resource_state: Some("exists"),
+        };
+        assert_eq!(
+            push(&crate::config::Config::new(&vars()), &s, &p).unwrap_err(),
+            ChannelError::MissingToken
         );
     }
     assert!(s.published.borrow().is_empty());

@@ -4,6 +4,7 @@
 use super::state;
 use crate::credentials::provider as tokens;
 use crate::delivery::cloudevent::{self as notify, CloudEvent, EventType};
+use crate::delivery::forget_user;
 use crate::google::oauth::{OAuth, OAuthError, STATE_TTL_SECS};
 use crate::http::problem::{Code, Problem};
 use crate::log::{self, Level};
@@ -140,14 +141,18 @@ pub async fn status<O: Outbound>(svc: &Services<'_, O>, user: &UserId) -> Result
     })
 }
 
-/// `DELETE /auth/{user_id}`: revoke at Google (best effort), delete the stored
-/// credentials and the cache, publish `calendar.auth.revoked`. Idempotent.
+/// `DELETE /auth/{user_id}`: stop the user's push channels and delete their channel and
+/// sync records (first, while a token can still be had), revoke at Google (best effort),
+/// delete the stored credentials and the cache, publish `calendar.auth.revoked`.
+/// Idempotent.
 pub async fn revoke<O: Outbound>(svc: &Services<'_, O>, user: &UserId) -> Result<(), Problem> {
     let rest = RestClient::configured(svc.cfg, svc.http)?;
     let Some(record) = rest.get_credentials(user).await? else {
+        forget_user(svc, user).await?;
         tokens::forget(svc.store, user)?;
         return Ok(());
     };
+    forget_user(svc, user).await?;
     let cipher = svc.cfg.cipher()?;
     match cipher.decrypt::<RefreshToken>(&record.refresh_token_enc, user.as_str()) {
         Ok(refresh) => {
