@@ -16,13 +16,14 @@ const TRIES: u32 = 3;
 const WAIT_BUDGET: Duration = Duration::from_secs(2);
 const BACKOFF_BASE: Duration = Duration::from_millis(200);
 
-/// Google's answer, read once: the JSON of a success, else what it says went wrong.
-fn classify(resp: &HttpResponse) -> Result<Value, GoogleError> {
-    let json: Value = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
+/// Google's answer: a success as it is (its JSON is read by whoever needs it), else what
+/// Google says went wrong (its error JSON read once).
+fn check(resp: HttpResponse) -> Result<HttpResponse, GoogleError> {
     let status = resp.status().as_u16();
     if (200..=299).contains(&status) {
-        return Ok(json);
+        return Ok(resp);
     }
+    let json: Value = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
     let retry_after = resp
         .headers()
         .get("retry-after")
@@ -92,6 +93,17 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
             .await
     }
 
+    /// `events.list`, Google's JSON unread: the list route reads it once, typed
+    /// ([`crate::model::event::Page`]), instead of building a JSON tree first.
+    pub async fn list_raw(
+        &self,
+        calendar: &str,
+        query: &[(&str, String)],
+    ) -> Result<HttpResponse, GoogleError> {
+        self.send("GET", &self.events_path(calendar), query, None, None)
+            .await
+    }
+
     pub async fn insert(
         &self,
         calendar: &str,
@@ -105,6 +117,12 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
     pub async fn get(&self, calendar: &str, id: &str) -> Result<Value, GoogleError> {
         let path = format!("{}/{}", self.events_path(calendar), encode_segment(id));
         self.call("GET", &path, &[], None).await
+    }
+
+    /// `events.get`, Google's JSON unread (read typed by [`crate::model::event::GoogleEvent`]).
+    pub async fn get_raw(&self, calendar: &str, id: &str) -> Result<HttpResponse, GoogleError> {
+        let path = format!("{}/{}", self.events_path(calendar), encode_segment(id));
+        self.send("GET", &path, &[], None, None).await
     }
 
     /// `events.patch`; with `if_match` (an ETag), only if the event is still that
@@ -224,6 +242,21 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
         body: Option<&Value>,
         if_match: Option<&str>,
     ) -> Result<Value, GoogleError> {
+        let resp = self.send(method, path, query, body, if_match).await?;
+        // A success without JSON (an empty 204) reads as null.
+        Ok(serde_json::from_slice(resp.body()).unwrap_or(Value::Null))
+    }
+
+    /// The call with its token, one refresh on 401 and bounded retries: Google's
+    /// successful answer, its body unread.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        if_match: Option<&str>,
+    ) -> Result<HttpResponse, GoogleError> {
         let mut token = tokens::access_token(self.svc, self.user).await?;
         let mut refreshed = false;
         let mut tries = 0;
@@ -232,8 +265,8 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
             tries += 1;
             let req = self.request(method, path, query, body, if_match, &token)?;
             let error = match self.svc.http.send(req).await {
-                Ok(resp) => match classify(&resp) {
-                    Ok(json) => return Ok(json),
+                Ok(resp) => match check(resp) {
+                    Ok(resp) => return Ok(resp),
                     // One refresh per call: a rejected token may just have been revoked
                     // or rotated by another request.
                     Err(GoogleError::Unauthorized) if !refreshed => {

@@ -3,12 +3,11 @@
 use crate::http::problem::Problem;
 use crate::http::request_id::RequestId;
 use http::{HeaderValue, StatusCode, header};
-use serde_json::Value;
 
 pub type Response = http::Response<Vec<u8>>;
 
 /// A JSON answer.
-pub fn json(status: u16, body: &Value, rid: &RequestId) -> Response {
+pub fn json(status: u16, body: &impl serde::Serialize, rid: &RequestId) -> Response {
     build(
         status,
         "application/json",

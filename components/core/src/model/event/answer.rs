@@ -5,28 +5,13 @@ use serde_json::{Value, json};
 
 // ------------------------------------------------------------------ output
 
-/// Our `Event` from Google's event JSON. Cancelled entries from incremental sync may carry
-/// nothing but `id` and `status`: missing fields are null.
+/// Our `Event` from Google's event JSON (the mapping is [`GoogleEvent::answer`]).
+/// Cancelled entries from incremental sync may carry nothing but `id` and `status`:
+/// missing fields are null. JSON that is no event reads as an empty one.
 pub fn from_google(g: &Value, calendar_id: &str) -> Value {
-    let s = |k: &str| g.get(k).cloned().unwrap_or(Value::Null);
-    json!({
-        "id": s("id"),
-        "summary": s("summary"),
-        "description": s("description"),
-        "location": s("location"),
-        "start": s("start"),
-        "end": s("end"),
-        "status": s("status"),
-        "html_link": s("htmlLink"),
-        "created": s("created"),
-        "updated": s("updated"),
-        "attendees": attendees_from_google(g),
-        "organizer": organizer_from_google(g),
-        "conference": conference_from_google(g),
-        "recurrence": g.get("recurrence").cloned().unwrap_or_else(|| json!([])),
-        "recurring_event_id": s("recurringEventId"),
-        "calendar_id": calendar_id,
-    })
+    use serde::Deserialize as _;
+    let event = GoogleEvent::deserialize(g).unwrap_or_default();
+    serde_json::to_value(event.answer(calendar_id, None)).unwrap_or(Value::Null)
 }
 
 /// The `data` of a CloudEvent about an event: ids and times, never a token.

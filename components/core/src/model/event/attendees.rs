@@ -91,40 +91,6 @@ pub(crate) fn attendees_to_google(list: &[Attendee]) -> Value {
         .collect()
 }
 
-/// Our attendee list from Google's (its `self` and `organizer` are shown only when true).
-pub(crate) fn attendees_from_google(g: &Value) -> Vec<Value> {
-    let flag = |at: &Value, k: &str| at.get(k).and_then(Value::as_bool).unwrap_or(false);
-    let text = |at: &Value, k: &str| at.get(k).filter(|v| v.is_string()).cloned();
-    g.get("attendees")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|at| {
-                    json!({
-                        "email": text(at, "email").unwrap_or(Value::Null),
-                        "display_name": text(at, "displayName").unwrap_or(Value::Null),
-                        "optional": flag(at, "optional"),
-                        "response_status": text(at, "responseStatus").unwrap_or(Value::Null),
-                        "self": flag(at, "self"),
-                        "organizer": flag(at, "organizer"),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Our `organizer` (`{"email", "self"}`) from Google's, or null.
-pub(crate) fn organizer_from_google(g: &Value) -> Value {
-    match g.get("organizer").filter(|o| o.is_object()) {
-        Some(o) => json!({
-            "email": o.get("email").filter(|v| v.is_string()).cloned().unwrap_or(Value::Null),
-            "self": o.get("self").and_then(Value::as_bool).unwrap_or(false),
-        }),
-        None => Value::Null,
-    }
-}
-
 // ------------------------------------------------------------------ RSVP
 
 /// The body of `POST /events/{user_id}/{event_id}/rsvp`.

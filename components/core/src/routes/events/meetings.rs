@@ -1,7 +1,7 @@
 //! Meetings: the connected user's answer to an invitation (RSVP) and the occurrences of
 //! a recurring event.
 
-use super::{announce, live_event, page_answer};
+use super::{announce, live_event};
 use crate::delivery::EventType;
 use crate::google::GoogleError;
 use crate::google::calendar::Calendar;
@@ -12,7 +12,8 @@ use crate::http::response;
 use crate::http::router::Reply;
 use crate::model::event::{self as events, InstancesQuery, Rsvp, WriteQuery};
 use crate::services::Runtime;
-use serde_json::{Value, json};
+use serde::Deserialize as _;
+use serde_json::json;
 
 /// How many times an RSVP reads and patches the event when others change it meanwhile.
 const RSVP_TRIES: u32 = 2;
@@ -73,12 +74,7 @@ pub async fn instances<R: Runtime>(cx: UserCtx<'_, R>) -> Reply {
     let q = InstancesQuery::parse(cx.cx.query())?;
     let cal = Calendar::new(cx.svc, cx.user)?;
     let page = cal.instances(&q.calendar_id, &event_id, &q.google).await?;
-    let series = Value::from(event_id.as_str());
-    let body = page_answer(&page, &q.calendar_id, q.time_zone.as_deref(), |mut e| {
-        if e["recurring_event_id"].is_null() {
-            e["recurring_event_id"] = series.clone();
-        }
-        e
-    });
+    let page = events::GooglePage::deserialize(&page).unwrap_or_default();
+    let body = page.answer(&q.calendar_id, q.time_zone.as_deref(), Some(&event_id));
     Ok(response::json(200, &body, cx.cx.rid))
 }

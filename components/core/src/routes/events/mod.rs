@@ -57,36 +57,16 @@ pub async fn list<R: Runtime>(cx: UserCtx<'_, R>) -> Reply {
     let (svc, user) = (cx.svc, cx.user);
     let q = ListQuery::parse(cx.cx.query())?;
     let cal = Calendar::new(svc, user)?;
-    let page = cal.list(&q.calendar_id, &q.google).await.map_err(|f| match f {
-        GoogleError::Gone => Problem::new(Code::SyncTokenExpired, "the sync token expired: do a full sync (without sync_token) and keep its next_sync_token"),
-        other => other.into(),
-    })?;
-    let body = page_answer(&page, &q.calendar_id, q.time_zone.as_deref(), |e| e);
+    let resp = cal
+        .list_raw(&q.calendar_id, &q.google)
+        .await
+        .map_err(|f| match f {
+            GoogleError::Gone => Problem::new(Code::SyncTokenExpired, "the sync token expired: do a full sync (without sync_token) and keep its next_sync_token"),
+            other => other.into(),
+        })?;
+    let page = events::GooglePage::read(resp.body());
+    let body = page.answer(&q.calendar_id, q.time_zone.as_deref(), None);
     Ok(response::json(200, &body, cx.cx.rid))
-}
-
-/// A list answer from one page of Google's: `items` (each Event passed through `fix`),
-/// `next_page_token`, `next_sync_token` and `time_zone`.
-fn page_answer(
-    page: &Value,
-    calendar: &str,
-    time_zone: Option<&str>,
-    fix: impl Fn(Value) -> Value,
-) -> Value {
-    let items: Vec<Value> = page["items"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|e| fix(events::from_google(e, calendar)))
-                .collect()
-        })
-        .unwrap_or_default();
-    json!({
-        "items": items,
-        "next_page_token": page.get("nextPageToken").cloned().unwrap_or(Value::Null),
-        "next_sync_token": page.get("nextSyncToken").cloned().unwrap_or(Value::Null),
-        "time_zone": page.get("timeZone").cloned().unwrap_or_else(|| json!(time_zone)),
-    })
 }
 
 /// `POST /events/{user_id}`: 201 with the new event, or 200 with the event an earlier
@@ -111,10 +91,11 @@ pub async fn get<R: Runtime>(cx: UserCtx<'_, R>) -> Reply {
     events::check_event_id(&event_id)?;
     let calendar = calendar_param(cx.cx.query())?;
     let cal = Calendar::new(cx.svc, cx.user)?;
-    let e = cal.get(&calendar, &event_id).await?;
+    let resp = cal.get_raw(&calendar, &event_id).await?;
+    let event = events::GoogleEvent::read(resp.body());
     Ok(response::json(
         200,
-        &events::from_google(&e, &calendar),
+        &event.answer(&calendar, None),
         cx.cx.rid,
     ))
 }
