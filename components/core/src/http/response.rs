@@ -81,6 +81,7 @@ fn build(status: u16, content_type: &'static str, body: Vec<u8>, rid: &RequestId
 mod tests {
     use super::*;
     use crate::http::problem::Code;
+    use serde_json::Value;
 
     #[test]
     fn problems_carry_type_status_and_request_id() {
