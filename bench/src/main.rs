@@ -369,7 +369,7 @@ impl Bench {
             .variable("google_api_origin", google.origin())
             .variable("rest_service_url", rest.origin())
             .variable("redis_address", redis.url())
-            .key_value_store("gcal", redis.url())
+            .key_value_store("default", redis.url())
             .variable("api_tokens", API_TOKEN)
             .variable("token_encryption_key", key)
             // The rate limit counts every request, as in production, but one user sends

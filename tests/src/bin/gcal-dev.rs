@@ -30,17 +30,17 @@ async fn main() -> Result<()> {
     cfg.listen = SocketAddr::from(([127, 0, 0, 1], port));
 
     // Redis: the configured one, else a private server for this run; the key-value store
-    // `gcal` is the same Redis (what the runtime config says under Spin).
+    // `default` is the same Redis (what the runtime config says under Spin).
     let _redis = match env("redis_address") {
         Some(url) => {
-            cfg = cfg.key_value_store("gcal", url);
+            cfg = cfg.key_value_store("default", url);
             None
         }
         None => {
             let r = RedisServer::start()?;
             cfg = cfg
                 .variable("redis_address", r.url())
-                .key_value_store("gcal", r.url());
+                .key_value_store("default", r.url());
             Some(r)
         }
     };

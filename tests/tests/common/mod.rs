@@ -61,7 +61,7 @@ pub fn config(redis_url: &str, google: &FakeGoogle, rest: &FakeRest, channel: &s
         .variable("google_api_origin", google.origin())
         .variable("rest_service_url", rest.origin())
         .variable("redis_address", redis_url)
-        .key_value_store("gcal", redis_url)
+        .key_value_store("default", redis_url)
         .variable("events_channel", channel)
         .variable("api_tokens", format!("other-token,{API_TOKEN}"))
         .variable("token_encryption_key", key_b64())

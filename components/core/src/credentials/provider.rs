@@ -1,5 +1,7 @@
-//! The token provider: an access token for a user, from the Redis cache (encrypted), else
-//! the REST service, refreshed at Google when within 60 s of expiry. One refresh at a time
+//! The token provider: an access token for a user, from the cache (encrypted, in the
+//! key-value store: one entry per user, replaced by each refresh and removed at a
+//! disconnect, and served only until 60 s before the token expires), else the REST
+//! service, refreshed at Google when within 60 s of expiry. One refresh at a time
 //! per user (a Redis lock with a TTL); the others wait briefly and read the result.
 
 use crate::credentials::CredentialError;
@@ -61,7 +63,7 @@ pub fn cache(
         expires_at,
     };
     let json = serde_json::to_vec(&entry).unwrap_or_default();
-    Ok(store.set_ex(&cache_key(user), &json, ttl as u64)?)
+    Ok(store.kv_set(&cache_key(user), &json)?)
 }
 
 fn cached(
@@ -69,7 +71,7 @@ fn cached(
     cipher: &TokenCipher,
     user: &UserId,
 ) -> Result<Option<AccessToken>, CredentialError> {
-    let Some(raw) = store.get(&cache_key(user))? else {
+    let Some(raw) = store.kv_get(&cache_key(user))? else {
         return Ok(None);
     };
     // An unreadable entry (other key, old format) is a miss, not an error.
@@ -84,7 +86,7 @@ fn cached(
 
 /// Drops the cached access token (after revocation or a rejected token).
 pub fn forget(store: &dyn Store, user: &UserId) -> Result<(), CredentialError> {
-    Ok(store.del(&cache_key(user))?)
+    Ok(store.kv_delete(&cache_key(user))?)
 }
 
 /// The user's stored credentials, while usable: not there is `not_authorized`, marked

@@ -55,6 +55,11 @@ fn check(resp: HttpResponse) -> Result<HttpResponse, GoogleError> {
     })
 }
 
+/// A success's JSON; one without JSON (an empty 204) reads as null.
+fn json(resp: HttpResponse) -> Value {
+    serde_json::from_slice(resp.body()).unwrap_or(Value::Null)
+}
+
 fn transport(e: TransportError) -> GoogleError {
     match e {
         TransportError::Denied => GoogleError::NotAllowed,
@@ -89,8 +94,7 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
         calendar: &str,
         query: &[(&str, String)],
     ) -> Result<Value, GoogleError> {
-        self.call("GET", &self.events_path(calendar), query, None)
-            .await
+        Ok(json(self.list_raw(calendar, query).await?))
     }
 
     /// `events.list`, Google's JSON unread: the list route reads it once, typed
@@ -115,8 +119,7 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
     }
 
     pub async fn get(&self, calendar: &str, id: &str) -> Result<Value, GoogleError> {
-        let path = format!("{}/{}", self.events_path(calendar), encode_segment(id));
-        self.call("GET", &path, &[], None).await
+        Ok(json(self.get_raw(calendar, id).await?))
     }
 
     /// `events.get`, Google's JSON unread (read typed by [`crate::model::event::GoogleEvent`]).
@@ -242,9 +245,7 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
         body: Option<&Value>,
         if_match: Option<&str>,
     ) -> Result<Value, GoogleError> {
-        let resp = self.send(method, path, query, body, if_match).await?;
-        // A success without JSON (an empty 204) reads as null.
-        Ok(serde_json::from_slice(resp.body()).unwrap_or(Value::Null))
+        Ok(json(self.send(method, path, query, body, if_match).await?))
     }
 
     /// The call with its token, one refresh on 401 and bounded retries: Google's

@@ -1,10 +1,17 @@
-//! The per-user request budget (`rate_limit_per_minute`), counted in Redis per minute.
+//! The per-user request budget (`rate_limit_per_minute`), counted per minute in the
+//! key-value store (`Store::kv_increment`: atomic, shared by replicas when the store is
+//! Redis, and no connection per request).
+//!
+//! The store has no TTLs, so a user's counters are bounded by their design: the first
+//! request of a minute removes the counters of the minute before and of the user's last
+//! counted minute (named by `gcal:rl:{user}:last`), then points `last` at its own. A user
+//! so has at most two counters and the pointer, whatever the traffic.
 
 use crate::config::Config;
 use crate::http::problem::{Code, Problem};
 use crate::http::response::Response;
 use crate::model::user_id::UserId;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
@@ -25,8 +32,7 @@ pub fn check(
         return Ok(None);
     }
     let now = chrono::Utc::now().timestamp().max(0) as u64;
-    let key = format!("gcal:rl:{user}:{}", now / 60);
-    let count = store.incr_ex(&key, 120).map_err(|e| (e.into(), None))?;
+    let count = count_at(store, user, now / 60).map_err(|e| (e.into(), None))?;
     let budget = Budget {
         limit,
         remaining: limit.saturating_sub(u64::try_from(count).unwrap_or(u64::MAX)),
@@ -41,6 +47,45 @@ pub fn check(
         return Err((p, Some(budget)));
     }
     Ok(Some(budget))
+}
+
+fn counter_key(user: &UserId, minute: &str) -> String {
+    format!("gcal:rl:{user}:{minute}")
+}
+
+fn last_key(user: &UserId) -> String {
+    format!("gcal:rl:{user}:last")
+}
+
+/// Counts a request in `minute`; a new counter retires the user's older ones (best
+/// effort: a failure there leaves a counter for the next minute's first request).
+fn count_at(store: &dyn Store, user: &UserId, minute: u64) -> Result<i64, StoreError> {
+    let count = store.kv_increment(&counter_key(user, &minute.to_string()))?;
+    if count == 1 {
+        let before = minute.saturating_sub(1).to_string();
+        let _ = store.kv_delete(&counter_key(user, &before));
+        if let Ok(Some(last)) = store.kv_get(&last_key(user))
+            && let Ok(last) = String::from_utf8(last)
+            && last != before
+            && last != minute.to_string()
+            && last.bytes().all(|b| b.is_ascii_digit())
+        {
+            let _ = store.kv_delete(&counter_key(user, &last));
+        }
+        let _ = store.kv_set(&last_key(user), minute.to_string().as_bytes());
+    }
+    Ok(count)
+}
+
+/// Removes the user's counters (a disconnect leaves nothing of theirs behind).
+pub fn forget(store: &dyn Store, user: &UserId) -> Result<(), StoreError> {
+    if let Some(last) = store.kv_get(&last_key(user))?
+        && let Ok(last) = String::from_utf8(last)
+        && last.bytes().all(|b| b.is_ascii_digit())
+    {
+        store.kv_delete(&counter_key(user, &last))?;
+    }
+    store.kv_delete(&last_key(user))
 }
 
 /// `RateLimit-Limit` and `RateLimit-Remaining`.
@@ -84,6 +129,25 @@ mod tests {
         assert_eq!(b.unwrap().remaining, 0);
         let other = UserId::parse("u2").unwrap();
         assert!(check(&Config::new(&vars), &s, &other).is_ok());
+    }
+
+    #[test]
+    fn a_user_keeps_at_most_two_counters_and_the_pointer() {
+        let s = MemoryStore::default();
+        let u = UserId::parse("u1").unwrap();
+        let keys = || {
+            let mut k: Vec<String> = s.map.borrow().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        for minute in [100, 100, 101, 101, 102, 200, 200, 201, 305] {
+            count_at(&s, &u, minute).unwrap();
+            assert!(keys().len() <= 3, "{minute}: {:?}", keys());
+        }
+        assert_eq!(keys(), ["gcal:rl:u1:305", "gcal:rl:u1:last"]);
+        assert_eq!(count_at(&s, &u, 305).unwrap(), 2);
+        forget(&s, &u).unwrap();
+        assert!(keys().is_empty(), "{:?}", keys());
     }
 
     #[test]

@@ -1,12 +1,11 @@
 //! Spin's key-value store, label [`LABEL`], through `wasi:keyvalue` (Spin 3.x and later).
 //!
-//! Spin keeps one Redis connection per key-value store for the whole app, shared by every
+//! Spin keeps one connection per key-value store for the whole app, shared by every
 //! instance, where outbound Redis connects anew for each instance (each request). So the
-//! hot path reads and counts here, and opens no connection. The store must be the Redis of
-//! `redis_address` (the runtime config's `[key_value_store.gcal]`, `type = "redis"`):
-//! Spin's Redis backend uses keys as they are, so a key written with a TTL over outbound
-//! Redis is the same key read here. The store has no TTLs; see [`super::redis`] for how
-//! each key gets one anyway.
+//! hot path reads and counts here, and opens no connection. `default` is the store every
+//! Spin offers without configuration (a local SQLite file); the runtime config makes it
+//! Redis (`[key_value_store.default] type = "redis"`), so that replicas share it. The
+//! store has no TTLs: the keys kept here are bounded by their design.
 //!
 //! `increment` is only in the SDK's generated bindings (`spin_sdk::wit`), which are
 //! `#[doc(hidden)]` but are the `wasi:keyvalue` interfaces themselves.
@@ -16,7 +15,7 @@ use spin_sdk::wit::wasi::keyvalue::{atomics, store};
 use std::cell::OnceCell;
 
 /// The label of the store, in every component's `key_value_stores` that reads or counts.
-pub const LABEL: &str = "gcal";
+pub const LABEL: &str = "default";
 
 /// The store, opened on first use (an `open` costs Spin a `PING`).
 #[derive(Default)]
@@ -35,6 +34,10 @@ impl KeyValue {
 
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.bucket()?.get(key).map_err(|e| failed("GET", e))
+    }
+
+    pub fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.bucket()?.set(key, value).map_err(|e| failed("SET", e))
     }
 
     pub fn delete(&self, key: &str) -> Result<(), StoreError> {

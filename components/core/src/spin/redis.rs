@@ -1,13 +1,9 @@
 //! Redis through Spin, as a [`Store`](crate::store::Store): outbound Redis, connected on
-//! first use, for writes, scripts and the stream; the key-value store ([`super::kv`], the
-//! same Redis over a connection Spin shares across instances) for plain reads and
-//! counters. A request that only reads and counts (a cached token, the rate limit) so
+//! its first command, and the key-value store ([`super::kv`]) for the `kv_*` operations
+//! (the token cache and the rate limit), over the connection Spin shares across
+//! instances. A request that only reads and counts (a cached token, the rate limit) so
 //! opens no Redis connection. Every failure is a [`StoreError`] naming the operation,
 //! never the address (it may carry a password).
-//!
-//! TTLs: the key-value store sets none, so every key that can grow is written here with
-//! its TTL (`SET .. EX`), and a counter made by `increment` gets its `EXPIRE` here when it
-//! is new (the first request of a user in a minute).
 
 use super::kv::KeyValue;
 use crate::store::StoreError;
@@ -23,7 +19,7 @@ pub struct Redis {
 
 impl Redis {
     /// Nothing is opened yet: outbound Redis connects at its first command, the
-    /// key-value store opens at its first read.
+    /// key-value store opens at its first use.
     pub fn open(address: &str) -> Result<Self, StoreError> {
         Ok(Redis {
             address: address.to_owned(),
@@ -50,9 +46,8 @@ impl Redis {
             .map_err(|e| unavailable(command, &e))
     }
 
-    /// `GET`, through the key-value store.
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.kv.get(key)
+        self.conn()?.get(key).map_err(|e| unavailable("GET", &e))
     }
 
     pub fn publish(&self, channel: &str, payload: &[u8]) -> Result<(), StoreError> {
@@ -230,6 +225,22 @@ impl crate::store::Store for Redis {
         }
     }
 
+    fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.kv.get(key)
+    }
+
+    fn kv_set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.kv.set(key, value)
+    }
+
+    fn kv_delete(&self, key: &str) -> Result<(), StoreError> {
+        self.kv.delete(key)
+    }
+
+    fn kv_increment(&self, key: &str) -> Result<i64, StoreError> {
+        self.kv.increment(key)
+    }
+
     fn rotate_oldest_if_eq(&self, key: &str, value: &[u8]) -> Result<bool, StoreError> {
         // One script, so the check and the move are atomic; it answers 1 or 0 (never the
         // moved entry or nil, see `set_nx_px`). RPOPLPUSH from a list to itself moves the
@@ -249,18 +260,23 @@ impl crate::store::Store for Redis {
 }
 
 impl Redis {
-    /// `INCRBY key 1` on the key-value store; a new counter (1) gets its `EXPIRE` over
-    /// outbound Redis. If that fails the counter is removed again, so the next request
-    /// makes it anew and tries again: no counter is left without a TTL.
     fn incr_ex_impl(&self, key: &str, ttl_secs: u64) -> Result<i64, StoreError> {
-        let n = self.kv.increment(key)?;
-        if n == 1 {
-            let ttl = i64::try_from(ttl_secs.max(1)).unwrap_or(i64::MAX);
-            if let Err(e) = self.execute("EXPIRE", &[arg(key), RedisParameter::Int64(ttl)]) {
-                let _ = self.kv.delete(key);
-                return Err(e);
-            }
+        const SCRIPT: &str = "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n";
+        let ttl = i64::try_from(ttl_secs.max(1)).unwrap_or(i64::MAX);
+        match self
+            .execute(
+                "EVAL",
+                &[
+                    arg(SCRIPT),
+                    RedisParameter::Int64(1),
+                    arg(key),
+                    RedisParameter::Int64(ttl),
+                ],
+            )?
+            .first()
+        {
+            Some(RedisResult::Int64(n)) => Ok(*n),
+            _ => Err(StoreError::UnexpectedReply { op: "INCR" }),
         }
-        Ok(n)
     }
 }

@@ -40,6 +40,28 @@ pub trait Store {
     /// If the oldest entry is still `value`, moves it to the newest end in one atomic
     /// step (`RPOPLPUSH key key`: it never leaves the list); whether it moved.
     fn rotate_oldest_if_eq(&self, key: &str, value: &[u8]) -> Result<bool, StoreError>;
+
+    // -------------------------------------------------------------- the key-value store
+    // What every request reads or counts (the access-token cache, the rate limit) lives in
+    // Spin's key-value store (label `default`; in production the same Redis, through the
+    // runtime config), which Spin reaches over one connection for the whole app instead
+    // of a connection per request. It has no TTLs: those keys are bounded by their design
+    // (one or two per user, see their modules). Where there is no such store (unit
+    // tests), they are the Redis keys of the same name.
+
+    fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(key)
+    }
+    fn kv_set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.set_ex(key, value, u64::MAX / 4)
+    }
+    fn kv_delete(&self, key: &str) -> Result<(), StoreError> {
+        self.del(key)
+    }
+    /// Adds 1 (a missing key counts from 0) and answers the new count, atomically.
+    fn kv_increment(&self, key: &str) -> Result<i64, StoreError> {
+        self.incr_ex(key, u64::MAX / 4)
+    }
 }
 
 /// The consumer-group view of the event stream (`gcal:stream:events`).

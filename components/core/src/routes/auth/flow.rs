@@ -176,6 +176,7 @@ pub async fn revoke<O: Outbound>(svc: &Services<'_, O>, user: &UserId) -> Result
     }
     rest.delete_credentials(user).await?;
     tokens::forget(svc.store, user)?;
+    crate::http::rate_limit::forget(svc.store, user)?;
     let channel = svc.cfg.auth_channel()?;
     let event = CloudEvent::new(
         EventType::AuthRevoked,
