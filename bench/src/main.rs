@@ -36,8 +36,12 @@ const REDIRECT_URI: &str = "http://127.0.0.1:9/auth/callback";
 const READER: &str = "bench-reader";
 /// The user events are created for.
 const WRITER: &str = "bench-writer";
-/// The third participant of the availability scenario (with the reader and the writer).
+/// A participant of the availability scenario (with the reader and the guest).
 const PLANNER: &str = "bench-planner";
+/// The third participant of the availability scenario: not the writer, whose calendar
+/// the create scenario fills with thousands of events at one hour (free/busy would then
+/// answer thousands of intervals, which is another scenario).
+const GUEST: &str = "bench-guest";
 /// Events in the reader's calendar.
 const SEEDED_EVENTS: usize = 10;
 const CONNECTIONS: [usize; 3] = [1, 16, 64];
@@ -196,6 +200,7 @@ async fn main() -> Result<()> {
     let reader_token = b.connect(READER).await?;
     b.connect(WRITER).await?;
     b.connect(PLANNER).await?;
+    b.connect(GUEST).await?;
     for i in 0..SEEDED_EVENTS {
         b.expect(create_event(b.service, READER, i as u64), 201)
             .await
@@ -549,10 +554,10 @@ fn list_events(addr: SocketAddr) -> http::Request<Full<Bytes>> {
 }
 
 /// Slots of 30 minutes in a working week, 09:00-17:00 in each participant's own zone, for
-/// the reader (10 events), the writer and the planner.
+/// the reader (10 events), the planner and the guest.
 fn availability(addr: SocketAddr) -> http::Request<Full<Bytes>> {
     let body = json!({
-        "participants": [{"user_id": READER}, {"user_id": WRITER}, {"user_id": PLANNER}],
+        "participants": [{"user_id": READER}, {"user_id": PLANNER}, {"user_id": GUEST}],
         "time_min": "2026-07-06T00:00:00Z",
         "time_max": "2026-07-11T00:00:00Z",
         "duration_minutes": 30,
