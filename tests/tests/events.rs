@@ -96,6 +96,17 @@ fn seed(app: &App, user: &str, email: &str, expires_in: ChronoDuration) -> (Stri
     (access, refresh)
 }
 
+/// The `Authorization` header of each Calendar API call Google has seen, in order (a
+/// call without one is left out).
+fn calendar_bearers(app: &App) -> Vec<String> {
+    app.google
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/calendar/v3/"))
+        .filter_map(|r| r.header("authorization").map(str::to_owned))
+        .collect()
+}
+
 /// The plaintext of an `_enc` field of the stored record.
 fn stored_token(app: &App, user: &str, field: &str) -> String {
     let record = app.rest.credentials(user).expect("a credential record");
@@ -1537,13 +1548,7 @@ async fn an_expired_stored_access_token_is_refreshed_once() {
     api.list("u2", "").await;
     assert_eq!(app.google.token_calls("refresh_token"), 2);
     assert_ne!(stored_token(&app, "u2", "access_token_enc"), soon_access);
-    let used: Vec<String> = app
-        .google
-        .requests()
-        .iter()
-        .filter(|r| r.path.starts_with("/calendar/v3/"))
-        .filter_map(|r| r.header("authorization").map(str::to_owned))
-        .collect();
+    let used = calendar_bearers(&app);
     assert!(
         !used.contains(&format!("Bearer {old_access}")),
         "the expired token was sent"
@@ -1566,13 +1571,7 @@ async fn a_token_google_rejected_is_never_sent_again() {
     app.google.clear_requests();
 
     api.list(USER, "").await;
-    let sent: Vec<String> = app
-        .google
-        .requests()
-        .iter()
-        .filter(|r| r.path.starts_with("/calendar/v3/"))
-        .filter_map(|r| r.header("authorization").map(str::to_owned))
-        .collect();
+    let sent = calendar_bearers(&app);
     assert_eq!(
         sent.len(),
         1,

@@ -89,6 +89,10 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
         format!("/calendars/{}/events", encode_segment(calendar))
     }
 
+    fn event_path(&self, calendar: &str, id: &str) -> String {
+        format!("{}/{}", self.events_path(calendar), encode_segment(id))
+    }
+
     pub async fn list(
         &self,
         calendar: &str,
@@ -98,7 +102,7 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
     }
 
     /// `events.list`, Google's JSON unread: the list route reads it once, typed
-    /// ([`crate::model::event::Page`]), instead of building a JSON tree first.
+    /// ([`crate::model::event::GooglePage`]), instead of building a JSON tree first.
     pub async fn list_raw(
         &self,
         calendar: &str,
@@ -124,8 +128,8 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
 
     /// `events.get`, Google's JSON unread (read typed by [`crate::model::event::GoogleEvent`]).
     pub async fn get_raw(&self, calendar: &str, id: &str) -> Result<HttpResponse, GoogleError> {
-        let path = format!("{}/{}", self.events_path(calendar), encode_segment(id));
-        self.send("GET", &path, &[], None, None).await
+        self.send("GET", &self.event_path(calendar, id), &[], None, None)
+            .await
     }
 
     /// `events.patch`; with `if_match` (an ETag), only if the event is still that
@@ -138,7 +142,7 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
         query: &[(&str, String)],
         if_match: Option<&str>,
     ) -> Result<Value, GoogleError> {
-        let path = format!("{}/{}", self.events_path(calendar), encode_segment(id));
+        let path = self.event_path(calendar, id);
         self.call_if("PATCH", &path, query, Some(body), if_match)
             .await
     }
@@ -149,23 +153,20 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
         id: &str,
         query: &[(&str, String)],
     ) -> Result<(), GoogleError> {
-        let path = format!("{}/{}", self.events_path(calendar), encode_segment(id));
+        let path = self.event_path(calendar, id);
         self.call("DELETE", &path, query, None).await.map(|_| ())
     }
 
-    /// `events.instances`: one page of the occurrences of a recurring event.
+    /// `events.instances`: one page of the occurrences of a recurring event, Google's
+    /// JSON unread (read typed by [`crate::model::event::GooglePage`], like the list).
     pub async fn instances(
         &self,
         calendar: &str,
         id: &str,
         query: &[(&str, String)],
-    ) -> Result<Value, GoogleError> {
-        let path = format!(
-            "{}/{}/instances",
-            self.events_path(calendar),
-            encode_segment(id)
-        );
-        self.call("GET", &path, query, None).await
+    ) -> Result<HttpResponse, GoogleError> {
+        let path = format!("{}/instances", self.event_path(calendar, id));
+        self.send("GET", &path, query, None, None).await
     }
 
     /// `events.watch`: a push channel to `address`, authenticated by `token`.

@@ -60,19 +60,20 @@ fn last_key(user: &UserId) -> String {
 /// Counts a request in `minute`; a new counter retires the user's older ones (best
 /// effort: a failure there leaves a counter for the next minute's first request).
 fn count_at(store: &dyn Store, user: &UserId, minute: u64) -> Result<i64, StoreError> {
-    let count = store.kv_increment(&counter_key(user, &minute.to_string()))?;
+    let this = minute.to_string();
+    let count = store.kv_increment(&counter_key(user, &this))?;
     if count == 1 {
         let before = minute.saturating_sub(1).to_string();
         let _ = store.kv_delete(&counter_key(user, &before));
         if let Ok(Some(last)) = store.kv_get(&last_key(user))
             && let Ok(last) = String::from_utf8(last)
             && last != before
-            && last != minute.to_string()
+            && last != this
             && last.bytes().all(|b| b.is_ascii_digit())
         {
             let _ = store.kv_delete(&counter_key(user, &last));
         }
-        let _ = store.kv_set(&last_key(user), minute.to_string().as_bytes());
+        let _ = store.kv_set(&last_key(user), this.as_bytes());
     }
     Ok(count)
 }

@@ -6,6 +6,9 @@ mod error;
 
 pub use error::StoreError;
 
+/// The "TTL" of a `kv_*` key where the store is plain Redis: none that ever ends.
+const KV_NO_TTL_SECS: u64 = u64::MAX / 4;
+
 pub trait Store {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// `SET key value EX ttl`
@@ -53,14 +56,14 @@ pub trait Store {
         self.get(key)
     }
     fn kv_set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.set_ex(key, value, u64::MAX / 4)
+        self.set_ex(key, value, KV_NO_TTL_SECS)
     }
     fn kv_delete(&self, key: &str) -> Result<(), StoreError> {
         self.del(key)
     }
     /// Adds 1 (a missing key counts from 0) and answers the new count, atomically.
     fn kv_increment(&self, key: &str) -> Result<i64, StoreError> {
-        self.incr_ex(key, u64::MAX / 4)
+        self.incr_ex(key, KV_NO_TTL_SECS)
     }
 }
 

@@ -12,7 +12,6 @@ use crate::http::response;
 use crate::http::router::Reply;
 use crate::model::event::{self as events, InstancesQuery, Rsvp, WriteQuery};
 use crate::services::Runtime;
-use serde::Deserialize as _;
 use serde_json::json;
 
 /// How many times an RSVP reads and patches the event when others change it meanwhile.
@@ -73,8 +72,8 @@ pub async fn instances<R: Runtime>(cx: UserCtx<'_, R>) -> Reply {
     events::check_event_id(&event_id)?;
     let q = InstancesQuery::parse(cx.cx.query())?;
     let cal = Calendar::new(cx.svc, cx.user)?;
-    let page = cal.instances(&q.calendar_id, &event_id, &q.google).await?;
-    let page = events::GooglePage::deserialize(&page).unwrap_or_default();
+    let resp = cal.instances(&q.calendar_id, &event_id, &q.google).await?;
+    let page = events::GooglePage::read(resp.body());
     let body = page.answer(&q.calendar_id, q.time_zone.as_deref(), Some(&event_id));
     Ok(response::json(200, &body, cx.cx.rid))
 }
