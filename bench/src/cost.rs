@@ -112,6 +112,12 @@ pub async fn child(manifest: &Path, n: u64) -> Result<Vec<RouteCost>> {
             401,
             Arc::new(move |_| load::request("GET", s, "/events/bench-reader", &[], Bytes::new())),
         ),
+        (
+            "health, 405 (no I/O)",
+            "health",
+            405,
+            Arc::new(move |_| load::request("POST", s, "/health", &[], Bytes::new())),
+        ),
         ("GET /health", "health", 200, Arc::new(move |_| health(s))),
         (
             "GET /events/{user}, cached token, 10 events",

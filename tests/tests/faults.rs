@@ -338,6 +338,19 @@ fn tail(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// The delivery claim of each id, with the milliseconds it has left (a diagnostic).
+fn claims_of(app: &App, ids: &[String]) -> Vec<(String, Option<String>, i64)> {
+    let mut c = app.redis();
+    ids.iter()
+        .map(|id| {
+            let key = format!("gcal:delivered:{id}");
+            let value: Option<String> = redis::cmd("GET").arg(&key).query(&mut c).unwrap_or(None);
+            let left: i64 = redis::cmd("PTTL").arg(&key).query(&mut c).unwrap_or(-3);
+            (id.clone(), value, left)
+        })
+        .collect()
+}
+
 /// Creates one more event (no faults now): its message wakes the updates component,
 /// which then drains the stream, taking over what the faults left behind.
 async fn sentinel(app: &App, tally: &Mutex<Tally>, n: usize) {
@@ -526,7 +539,12 @@ async fn each_created_event_once(app: &App, tally: &Mutex<Tally>, mut n: usize) 
     );
 
     // Wait for the stream to be drained: each sentinel's message makes the updates
-    // component take over entries the faults left pending.
+    // component take over entries the faults left pending. The bound is the design's: a
+    // delivery claim whose holder lost Redis mid-delivery (neither done nor given back)
+    // holds its entry until the claim expires (60 s, `CLAIM_PENDING_MS`), and the entry
+    // is then taken over once it has been idle 10 s (`STALE_ENTRY_MS`); it usually
+    // settles within a second.
+    const SETTLE_BOUND: Duration = Duration::from_secs(60 + 10 + 10);
     let dead_letters = |app: &App| -> usize {
         let mut c = app.redis();
         redis::cmd("LLEN")
@@ -534,8 +552,8 @@ async fn each_created_event_once(app: &App, tally: &Mutex<Tally>, mut n: usize) 
             .query::<usize>(&mut c)
             .unwrap()
     };
-    let mut stranded: Vec<String> = Vec::new();
-    for _ in 0..40 {
+    let deadline = std::time::Instant::now() + SETTLE_BOUND;
+    let stranded = loop {
         let created = tally.lock().unwrap().created.clone();
         let deliveries = created_deliveries(&app.rest);
         let mut c = app.redis();
@@ -552,24 +570,30 @@ async fn each_created_event_once(app: &App, tally: &Mutex<Tally>, mut n: usize) 
             .filter_map(|l| l["event"]["data"]["event_id"].as_str().map(str::to_owned))
             .collect();
         // Settled when each created event was delivered or is a dead letter.
-        stranded = created
+        let stranded: Vec<String> = created
             .keys()
             .filter(|id| !deliveries.contains_key(*id) && !lettered.contains(*id))
             .cloned()
             .collect();
-        if stranded.is_empty() {
-            break;
+        if stranded.is_empty() || std::time::Instant::now() >= deadline {
+            break stranded;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
         sentinel(app, tally, n).await;
         n += 1;
-    }
+    };
     assert!(
         stranded.is_empty(),
         "the stream was not drained: {} created events neither notified nor dead-lettered: \
-         {}\nthe updates component's last lines:\n{}",
+         {}\ntheir delivery claims (value, ms left): {}\nthe stream's pending entries: \
+         {:?}\nthe updates component's last lines:\n{}",
         stranded.len(),
         some(&stranded),
+        some(&claims_of(app, &stranded)),
+        redis::cmd("XPENDING")
+            .arg("gcal:stream:events")
+            .arg("gcal-updates")
+            .query::<redis::Value>(&mut app.redis()),
         tail(&app.host.logs().of("updates"), 40)
     );
 

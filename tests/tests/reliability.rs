@@ -263,40 +263,52 @@ async fn a_disconnect_deletes_the_records_even_when_google_cannot_stop_the_chann
 #[tokio::test]
 async fn every_route_answers_an_undeclared_method_with_405_and_allow() {
     let app = App::start().await;
-    // (method, path, what `Allow` must name)
-    let cases: &[(Method, &str, &[&str])] = &[
-        (Method::POST, "/health", &["GET"]),
-        (Method::PUT, "/openapi.json", &["GET"]),
-        (Method::POST, "/auth/url/u1", &["GET"]),
-        (Method::PUT, "/auth/status/u1", &["GET"]),
-        (Method::PUT, "/auth/callback", &["GET", "POST"]),
-        (Method::GET, "/auth/u1", &["DELETE"]),
-        (Method::PUT, "/events/u1", &["GET", "POST"]),
-        (Method::PUT, "/events/u1/e1", &["GET", "PATCH", "DELETE"]),
-        (Method::PUT, "/events/u1/watch", &["POST", "DELETE"]),
-        (Method::PUT, "/calendars/u1", &["GET"]),
-        (Method::PUT, "/freebusy/u1", &["GET"]),
-        (Method::GET, "/availability", &["POST"]),
-        (Method::GET, "/webhooks/google", &["POST"]),
-        (Method::POST, "/admin/dlq", &["GET"]),
-        (Method::GET, "/admin/dlq/replay", &["POST"]),
-        (Method::GET, "/admin/drain", &["POST"]),
+    // Every path of the document, every method it does not declare there: 405, and
+    // `Allow` names exactly the declared ones.
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.json")).unwrap(),
+    )
+    .unwrap();
+    let methods = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
     ];
-    for (method, path, allow) in cases {
-        let r = app.api().send(app.api().authed(method.clone(), path)).await;
-        r.problem(405, "method_not_allowed");
-        let header = r
-            .header("allow")
-            .unwrap_or_else(|| panic!("{method} {path}: no Allow"));
-        let named: Vec<&str> = header.split(", ").collect();
-        for m in *allow {
-            assert!(named.contains(m), "{method} {path}: Allow {header}");
+    let mut checked = 0;
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        let path = template
+            .replace("{user_id}", USER)
+            .replace("{event_id}", "e1");
+        let mut declared: Vec<String> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|m| m.to_uppercase())
+            .filter(|m| methods.iter().any(|k| k.as_str() == m))
+            .collect();
+        declared.sort();
+        for method in methods
+            .iter()
+            .filter(|m| !declared.contains(&m.to_string()))
+        {
+            let r = app
+                .api()
+                .send(app.api().authed(method.clone(), &path))
+                .await;
+            r.problem(405, "method_not_allowed");
+            let header = r
+                .header("allow")
+                .unwrap_or_else(|| panic!("{method} {path}: no Allow"));
+            let mut named: Vec<String> = header.split(", ").map(str::to_owned).collect();
+            named.sort();
+            assert_eq!(named, declared, "{method} {path}: Allow {header}");
+            checked += 1;
         }
-        assert!(
-            !named.contains(&method.as_str()),
-            "{method} {path}: Allow {header}"
-        );
     }
+    assert!(checked >= 60, "only {checked} undeclared methods tried");
     // The API token is still asked first where the path needs it.
     let anonymous = app.http.post(app.url("/admin/dlq")).send().await.unwrap();
     assert_eq!(problem(anonymous).await.0, 401);
@@ -310,25 +322,35 @@ async fn every_route_answers_an_undeclared_method_with_405_and_allow() {
 }
 
 #[tokio::test]
-async fn a_push_without_a_channel_token_is_400_and_publishes_nothing() {
+async fn a_push_without_a_channel_token_or_a_usable_channel_id_is_400_and_publishes_nothing() {
     let app = App::start().await;
-    for token in [None, Some("")] {
+    let id = uuid::Uuid::new_v4().to_string();
+    let long = "c".repeat(65);
+    // (X-Goog-Channel-ID, X-Goog-Channel-Token, the header the problem names)
+    let cases = [
+        (Some(id.as_str()), None, "X-Goog-Channel-Token"),
+        (Some(id.as_str()), Some(""), "X-Goog-Channel-Token"),
+        (None, Some("t"), "X-Goog-Channel-ID"),
+        (Some(""), Some("t"), "X-Goog-Channel-ID"),
+        (Some(long.as_str()), Some("t"), "X-Goog-Channel-ID"),
+    ];
+    for (id, token, named) in cases {
         let mut req = app
             .http
             .post(app.url("/webhooks/google"))
-            .header("x-goog-channel-id", uuid::Uuid::new_v4().to_string())
             .header("x-goog-resource-id", "r1")
             .header("x-goog-resource-state", "exists");
+        if let Some(id) = id {
+            req = req.header("x-goog-channel-id", id);
+        }
         if let Some(t) = token {
             req = req.header("x-goog-channel-token", t);
         }
         let (status, code, body) = problem(req.send().await.unwrap()).await;
         assert_eq!((status, code.as_str()), (400, "invalid_request"), "{body}");
         assert!(
-            body["detail"]
-                .as_str()
-                .is_some_and(|d| d.contains("X-Goog-Channel-Token")),
-            "{body}"
+            body["detail"].as_str().is_some_and(|d| d.contains(named)),
+            "{id:?} {token:?}: {body}"
         );
     }
     let len: usize = redis::cmd("XLEN")

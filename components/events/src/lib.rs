@@ -22,6 +22,8 @@ fn routes() -> Router<SpinRuntime> {
         .post("/events/:user_id", user(events::create))
         .post("/events/:user_id/watch", user(events::watch))
         .delete("/events/:user_id/watch", user(events::unwatch))
+        // `watch` is this route, never an event id (`check_event_id`).
+        .any("/events/:user_id/watch", user(user_method_not_allowed))
         .get("/events/:user_id/:event_id", user(events::get))
         .patch("/events/:user_id/:event_id", user(events::patch))
         .delete("/events/:user_id/:event_id", user(events::delete))

@@ -90,6 +90,10 @@ async fn main() -> Result<()> {
             .variable("google_token_origin", google.origin())
             .variable("google_api_origin", google.origin())
             .variable("rest_service_url", rest.origin());
+        // Push channels (`POST /events/demo/watch`): the fake Google calls back here.
+        if env("public_base_url").is_none() {
+            cfg = cfg.variable("public_base_url", origin.clone());
+        }
         fakes = Some((google, std::sync::Arc::new(rest)));
     }
     if env("api_tokens").is_none() {

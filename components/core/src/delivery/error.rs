@@ -105,6 +105,9 @@ pub enum ChannelError {
     /// channel was opened with).
     #[error("X-Goog-Channel-Token is required")]
     MissingToken,
+    /// A push without a usable `X-Goog-Channel-ID` (1 to 64 characters): not Google's.
+    #[error("X-Goog-Channel-ID is required: 1 to 64 characters")]
+    MissingChannelId,
     /// The channel-token MAC could not be keyed.
     #[error("hmac key")]
     Key,
@@ -128,6 +131,7 @@ impl ChannelError {
         match self {
             ChannelError::Unknown => "channel_unknown",
             ChannelError::MissingToken => "channel_token_missing",
+            ChannelError::MissingChannelId => "channel_id_missing",
             ChannelError::Key => "channel_key",
             ChannelError::BadRecord => "channel_bad_record",
             ChannelError::Config(e) => config_kind(e),

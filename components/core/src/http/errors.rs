@@ -142,7 +142,7 @@ impl From<ChannelError> for Problem {
             ChannelError::Google(g) => return g.into(),
             ChannelError::Sync(s) => return s.into(),
             ChannelError::Unknown => Code::NotFound,
-            ChannelError::MissingToken => Code::InvalidRequest,
+            ChannelError::MissingToken | ChannelError::MissingChannelId => Code::InvalidRequest,
             ChannelError::Key | ChannelError::BadRecord => Code::Internal,
         };
         Problem::new(code, e.to_string())

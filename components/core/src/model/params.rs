@@ -63,7 +63,9 @@ impl Params {
     /// control characters.
     pub fn token(&self, k: &str) -> Result<Option<&str>, Problem> {
         match self.get(k) {
-            Some(t) if t.is_empty() || t.len() > 2048 || t.chars().any(char::is_control) => {
+            Some(t)
+                if t.is_empty() || t.chars().count() > 2048 || t.chars().any(char::is_control) =>
+            {
                 Err(invalid(format!("`{k}` is malformed")))
             }
             other => Ok(other),

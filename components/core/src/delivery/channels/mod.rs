@@ -218,8 +218,8 @@ pub struct Push<'a> {
 }
 
 /// `POST /webhooks/google`: nothing is trusted before the channel and its token check
-/// out (a push without a token is refused as such; a wrong one is 404, as for an unknown
-/// channel). `sync` (the channel's hello) is acknowledged; a change publishes
+/// out (a push without a token or a channel id is refused as such, 400; a wrong one is
+/// 404, as for an unknown channel). `sync` (the channel's hello) is acknowledged; a change publishes
 /// `calendar.changed` for the updates component, which does the slow work.
 pub fn push(cfg: &Config<'_>, store: &dyn Store, p: &Push<'_>) -> Result<(), ChannelError> {
     let unknown = || ChannelError::Unknown;
@@ -229,8 +229,8 @@ pub fn push(cfg: &Config<'_>, store: &dyn Store, p: &Push<'_>) -> Result<(), Cha
         .ok_or(ChannelError::MissingToken)?;
     let id = p
         .channel_id
-        .filter(|i| !i.is_empty() && i.len() <= 64)
-        .ok_or_else(unknown)?;
+        .filter(|i| (1..=64).contains(&i.len()))
+        .ok_or(ChannelError::MissingChannelId)?;
     let record = load(store, id)?.ok_or_else(unknown)?;
     if !verify_token(&mac_key(cfg)?, &record, token) {
         return Err(unknown());

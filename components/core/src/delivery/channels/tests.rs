@@ -128,6 +128,26 @@ fn a_push_without_a_channel_token_is_refused_as_such() {
 }
 
 #[test]
+fn a_push_without_a_usable_channel_id_is_refused_as_such() {
+    let s = MemoryStore::default();
+    record(&s);
+    let long = "c".repeat(65);
+    for channel_id in [None, Some(""), Some(long.as_str())] {
+        let p = Push {
+            channel_id,
+            token: Some("t"),
+            resource_id: Some("r1"),
+            resource_state: Some("exists"),
+        };
+        assert_eq!(
+            push(&crate::config::Config::new(&vars()), &s, &p).unwrap_err(),
+            ChannelError::MissingChannelId
+        );
+    }
+    assert!(s.published.borrow().is_empty());
+}
+
+#[test]
 fn a_due_channel_is_renewed_by_one_reader_only() {
     use crate::testing::{Scripted, block};
     let s = MemoryStore::default();

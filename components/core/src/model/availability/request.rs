@@ -12,7 +12,6 @@ use std::collections::HashSet;
 
 const MAX_PARTICIPANTS: usize = 20;
 const MAX_CALENDARS: usize = 50;
-const MAX_CALENDAR_ID: usize = 256;
 const DURATION: std::ops::RangeInclusive<i64> = 5..=1440;
 const INTERVAL: std::ops::RangeInclusive<i64> = 5..=1440;
 const BUFFER: std::ops::RangeInclusive<i64> = 0..=240;
@@ -230,12 +229,7 @@ fn calendar_ids(user: &UserId, raw: Option<Vec<String>>) -> Result<Vec<String>, 
             count: ids.len(),
         });
     }
-    let malformed = |id: &String| {
-        id.is_empty()
-            || id.len() > MAX_CALENDAR_ID
-            || id.chars().any(|c| c.is_control() || c == '/')
-    };
-    if ids.iter().any(malformed) {
+    if !ids.iter().all(|id| crate::model::event::is_calendar_id(id)) {
         return Err(bad(
             "a calendar id must be 1 to 256 characters, no `/` or control characters",
         ));

@@ -122,7 +122,9 @@ impl Rsvp {
         {
             return Err(bad(
                 Code::InvalidEvent,
-                format!("`comment` must be at most {MAX_COMMENT} characters"),
+                format!(
+                    "`comment` must be at most {MAX_COMMENT} characters, no control characters but line feeds"
+                ),
             ));
         }
         Ok(rsvp)

@@ -3,10 +3,16 @@
 use super::*;
 use crate::http::problem::{Code, Problem};
 
-/// Calendar ids go into URL paths (percent-encoded): bounded, no control characters.
+/// Calendar ids go into URL paths (percent-encoded): 1 to [`MAX_CALENDAR_ID`] characters,
+/// no `/` and no control characters (the `CalendarId` schema of `openapi.json`).
+pub fn is_calendar_id(id: &str) -> bool {
+    let n = id.chars().count();
+    (1..=MAX_CALENDAR_ID).contains(&n) && !id.chars().any(|c| c.is_control() || c == '/')
+}
+
+/// [`is_calendar_id`], else 400 `invalid_query`.
 pub fn check_calendar_id(id: &str) -> Result<(), Problem> {
-    if id.is_empty() || id.len() > MAX_CALENDAR_ID || id.chars().any(|c| c.is_control() || c == '/')
-    {
+    if !is_calendar_id(id) {
         return Err(bad(
             Code::InvalidQuery,
             "calendar_id must be 1 to 256 characters, no `/` or control characters",
@@ -16,9 +22,12 @@ pub fn check_calendar_id(id: &str) -> Result<(), Problem> {
 }
 
 /// Event ids from paths: Google's own are base32hex, instances and imports add `_` and
-/// upper case; nothing else is accepted.
+/// upper case; nothing else is accepted. `watch` names the push-channel route
+/// (`/events/{user_id}/watch`), never an event: it is not base32hex, so Google never
+/// gives an event that id.
 pub fn check_event_id(id: &str) -> Result<(), Problem> {
     let ok = (1..=1024).contains(&id.len())
+        && id != "watch"
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'@'));
@@ -27,7 +36,7 @@ pub fn check_event_id(id: &str) -> Result<(), Problem> {
     } else {
         Err(bad(
             Code::InvalidRequest,
-            "event_id must be 1 to 1024 characters of A-Z, a-z, 0-9, '_', '-', '.', '@'",
+            "event_id must be 1 to 1024 characters of A-Z, a-z, 0-9, '_', '-', '.', '@' (and not `watch`)",
         ))
     }
 }

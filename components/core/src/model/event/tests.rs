@@ -318,3 +318,41 @@ fn list_queries_translate_and_reject_bad_combinations() {
     }
     assert!(ListQuery::parse("sync_token=abc&show_deleted=true").is_ok());
 }
+
+/// The `TimeZone` schema of `openapi.json` lists exactly the zones `parse_zone` takes.
+#[test]
+fn the_documents_time_zones_are_exactly_those_accepted() {
+    let doc: Value = serde_json::from_str(include_str!("../../../../../openapi.json")).unwrap();
+    let documented: Vec<&str> = doc["components"]["schemas"]["TimeZone"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|z| z.as_str().unwrap())
+        .collect();
+    let accepted: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect();
+    assert_eq!(documented, accepted);
+    for z in &documented {
+        assert!(parse_zone(z).is_ok(), "{z}");
+    }
+    assert!(
+        parse_zone("europe/berlin").is_err(),
+        "case-sensitive, as documented"
+    );
+}
+
+/// Calendar ids are bounded in characters (as the schema's `maxLength`), not bytes.
+#[test]
+fn calendar_ids_are_counted_in_characters() {
+    assert!(check_calendar_id(&"é".repeat(256)).is_ok());
+    assert!(check_calendar_id(&"é".repeat(257)).is_err());
+    for bad in ["", "a/b", "a\u{85}b", "a\u{7f}"] {
+        assert!(check_calendar_id(bad).is_err(), "{bad:?}");
+    }
+}
+
+/// `watch` is the push-channel route, never an event id.
+#[test]
+fn watch_is_not_an_event_id() {
+    assert!(check_event_id("watch").is_err());
+    assert!(check_event_id("watch1").is_ok());
+}
