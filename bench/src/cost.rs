@@ -35,6 +35,10 @@ pub struct RouteCost {
     pub kv_commands: f64,
     pub outbound_http: f64,
     pub fuel: f64,
+    /// The most linear memory one instance had (KiB): what Spin's pooling allocator
+    /// must zero or fault in (it keeps 2 MiB resident between instances).
+    #[serde(default)]
+    pub peak_memory_kib: f64,
     pub cpu_ms: f64,
 }
 
@@ -169,6 +173,7 @@ async fn measure(
         expect,
     };
     load::run(&l, make.clone()).await?;
+    host.reset_peak_memory(component);
     let before = stats();
     l.max_requests = n;
     let o = load::run(&l, make).await?;
@@ -191,6 +196,7 @@ async fn measure(
         kv_commands: per(|s| s.kv_commands),
         outbound_http: per(|s| s.outbound_http),
         fuel: per(|s| s.fuel),
+        peak_memory_kib: after.peak_memory as f64 / 1024.0,
         cpu_ms: o.cpu.map_or(f64::NAN, |c| c.as_secs_f64() * 1000.0 / done),
     })
 }
@@ -233,19 +239,21 @@ pub fn markdown(models: &[CostModel]) -> String {
          on every open and closes with the instance). `redis cmds`: commands on them. \
          `kv cmds`: key-value store commands on the connection Spin shares per store (its \
          PING per open included). `http`: outbound HTTP requests. `fuel`: wasmtime fuel, \
-         about one per guest instruction (deterministic). `CPU`: this process's CPU per \
+         about one per guest instruction (deterministic). `memory`: the most linear memory \
+         one instance had, in KiB (Spin's pooling allocator keeps 2 MiB of an instance \
+         slot resident; above that every page faults in anew). `CPU`: this process's CPU per \
          request, fakes and client included (a trend only).\n\n",
     );
     for m in models {
         let _ = writeln!(md, "### {}\n", m.label);
         md.push_str(
-            "| route | component | redis conns | redis cmds | kv cmds | http | fuel | CPU ms |\n\
-             | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+            "| route | component | redis conns | redis cmds | kv cmds | http | fuel | memory KiB | CPU ms |\n\
+             | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
         );
         for r in &m.routes {
             let _ = writeln!(
                 md,
-                "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.3} |",
+                "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.0} | {:.3} |",
                 r.route,
                 r.component,
                 r.redis_connections,
@@ -253,6 +261,7 @@ pub fn markdown(models: &[CostModel]) -> String {
                 r.kv_commands,
                 r.outbound_http,
                 r.fuel,
+                r.peak_memory_kib,
                 r.cpu_ms
             );
         }

@@ -839,6 +839,14 @@ impl Host {
         })
     }
 
+    /// Starts `component`'s peak linear memory ([`ComponentStats::peak_memory`]) again
+    /// from zero, so the next instances' peak can be read alone.
+    pub fn reset_peak_memory(&self, component: &str) {
+        if let Some(c) = self.shared.components.get(component) {
+            c.counters.peak_memory.store(0, Ordering::Relaxed);
+        }
+    }
+
     /// Instantiates `component` the way a request or message does (a new `Store`, then
     /// instantiation from the pre-instantiated component) without calling it.
     pub async fn instantiate(&self, component: &str) -> Result<Instance> {

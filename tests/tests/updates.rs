@@ -594,7 +594,6 @@ async fn pushes_with_a_wrong_token_or_an_unknown_channel_are_404_and_publish_not
                 ("x-goog-resource-id", channel.resource_id.clone()),
             ],
         ),
-        ("no channel", vec![("x-goog-channel-token", token.clone())]),
         (
             "other resource",
             vec![

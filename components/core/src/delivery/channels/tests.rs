@@ -92,12 +92,6 @@ fn wrong_tokens_unknown_channels_and_other_resources_are_404() {
             resource_id: Some("r2"),
             resource_state: Some("exists"),
         },
-        Push {
-            channel_id: None,
-            token: Some(token.secret()),
-            resource_id: None,
-            resource_state: Some("exists"),
-        },
     ];
     for p in cases {
         assert_eq!(
