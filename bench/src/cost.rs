@@ -270,8 +270,8 @@ pub fn markdown(models: &[CostModel]) -> String {
     if let [before, .., after] = models {
         let _ = writeln!(md, "### {} against {}\n", after.label, before.label);
         md.push_str(
-            "| route | redis conns | Redis round trips (cmds + kv) | fuel | CPU ms |\n\
-             | --- | --- | --- | --- | --- |\n",
+            "| route | redis conns | Redis round trips (cmds + kv) | fuel | memory KiB | CPU ms |\n\
+             | --- | --- | --- | --- | --- | --- |\n",
         );
         for a in &after.routes {
             let Some(b) = before.routes.iter().find(|b| b.route == a.route) else {
@@ -279,7 +279,7 @@ pub fn markdown(models: &[CostModel]) -> String {
             };
             let _ = writeln!(
                 md,
-                "| {} | {:.2} → {:.2} | {:.2} → {:.2} | {:.0} → {:.0} ({:+.0}%) | {:.3} → {:.3} |",
+                "| {} | {:.2} → {:.2} | {:.2} → {:.2} | {:.0} → {:.0} ({:+.0}%) | {:.0} → {:.0} | {:.3} → {:.3} |",
                 a.route,
                 b.redis_connections,
                 a.redis_connections,
@@ -292,6 +292,8 @@ pub fn markdown(models: &[CostModel]) -> String {
                 } else {
                     0.0
                 },
+                b.peak_memory_kib,
+                a.peak_memory_kib,
                 b.cpu_ms,
                 a.cpu_ms
             );
