@@ -370,6 +370,15 @@ pub struct State {
     pub(crate) counters: Arc<Counters>,
     pub(crate) kv: Arc<KeyValueStores>,
     pub(crate) kv_labels: Arc<BTreeSet<String>>,
+    /// With `GCAL_HOST_FUEL_TRACE=1`: where this instance's fuel goes.
+    pub(crate) fuel_trace: Option<crate::fuel_trace::Shared>,
+}
+
+impl State {
+    /// Names the host call now running in the fuel trace (if tracing).
+    pub(crate) fn trace(&self, call: impl Into<std::borrow::Cow<'static, str>>) {
+        crate::fuel_trace::mark(&self.fuel_trace, call);
+    }
 }
 
 impl State {
@@ -388,6 +397,7 @@ impl State {
                 component: c.id.clone(),
                 pool: c.http_pool.clone(),
                 counters: c.counters.clone(),
+                fuel_trace: None,
             },
             variables: c.variables.clone(),
             allowed: c.allowed.clone(),
@@ -400,6 +410,7 @@ impl State {
             counters: c.counters.clone(),
             kv: c.kv.clone(),
             kv_labels: c.kv_labels.clone(),
+            fuel_trace: None,
         }
     }
 }
@@ -432,6 +443,7 @@ struct Outbound {
     /// Keep-alive connections for plain `http`.
     pool: Arc<HttpPool>,
     counters: Arc<Counters>,
+    fuel_trace: Option<crate::fuel_trace::Shared>,
 }
 
 type SendFuture = Box<
@@ -450,6 +462,7 @@ impl WasiHttpHooks for Outbound {
         options: Option<wasmtime_wasi_http::RequestOptions>,
         _fut: Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
     ) -> SendFuture {
+        crate::fuel_trace::mark(&self.fuel_trace, "http.send");
         let uri = request.uri();
         let scheme = uri.scheme_str().unwrap_or("https").to_owned();
         let host = uri.host().unwrap_or("").to_owned();
@@ -482,6 +495,12 @@ fn new_store(shared: &Shared, c: &Loaded) -> Store<State> {
     if fuel_metered() {
         // Cannot fail: fuel is on in this engine.
         let _ = store.set_fuel(FUEL);
+    }
+    if crate::fuel_trace::enabled() {
+        let trace = crate::fuel_trace::Shared::new(FUEL);
+        store.data_mut().hooks.fuel_trace = Some(trace.clone());
+        store.data_mut().fuel_trace = Some(trace);
+        crate::fuel_trace::install(&mut store, |s: &State| s.fuel_trace.clone());
     }
     c.counters.instances.fetch_add(1, Ordering::Relaxed);
     // Yield to tokio every tick so timeouts fire even while a guest computes.
@@ -606,7 +625,7 @@ async fn run_http(
             Ok(r) => r,
             Err(_) => Err(anyhow!("timed out after {timeout:?}")),
         };
-        charge_fuel(&store);
+        charge_fuel(&mut store);
         result
     });
     match tokio::time::timeout(timeout, receiver).await {
@@ -686,7 +705,7 @@ async fn serve_redis(
                     .await
             };
             let outcome = tokio::time::timeout(shared.timeout, run).await;
-            charge_fuel(&store);
+            charge_fuel(&mut store);
             match outcome {
                 Ok(Ok(Ok(()))) => {}
                 Ok(Ok(Err(e))) => shared.logs.note(&format!(
@@ -766,13 +785,16 @@ impl wasmtime::ResourceLimiter for MemoryMeter {
 }
 
 /// The fuel a finished instance burnt, added to its component's count.
-fn charge_fuel(store: &Store<State>) {
+fn charge_fuel(store: &mut Store<State>) {
     if let Ok(left) = store.get_fuel() {
         store
             .data()
             .counters
             .fuel
             .fetch_add(FUEL.saturating_sub(left), Ordering::Relaxed);
+        if let Some(t) = &store.data().fuel_trace {
+            eprintln!("{}", t.line(&store.data().component, left));
+        }
     }
 }
 

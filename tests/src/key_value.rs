@@ -113,6 +113,14 @@ enum Answer {
 impl State {
     /// One operation on the guest's open store.
     async fn kv_op(&mut self, b: &Resource<Bucket>, op: Op) -> Result<Answer, Error> {
+        self.trace(match &op {
+            Op::Get(_) => "kv.get",
+            Op::Set(..) => "kv.set",
+            Op::Delete(_) => "kv.delete",
+            Op::Exists(_) => "kv.exists",
+            Op::Keys => "kv.keys",
+            Op::Increment(..) => "kv.increment",
+        });
         let url = self
             .table
             .get(b)
@@ -197,6 +205,7 @@ impl State {
 
 impl store::Host for State {
     async fn open(&mut self, identifier: String) -> Result<Resource<Bucket>, Error> {
+        self.trace("kv.open");
         if !self.kv_labels.contains(&identifier) {
             return Err(Error::AccessDenied);
         }

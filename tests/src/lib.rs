@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod fakes;
+pub mod fuel_trace;
 pub mod host;
 mod http_pool;
 pub mod key_value;

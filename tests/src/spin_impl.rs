@@ -132,6 +132,9 @@ pub(crate) const REDIS_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl fermyon::spin2_0_0::variables::Host for State {
     async fn get(&mut self, name: String) -> Result<String, VariableError> {
+        if crate::fuel_trace::enabled() {
+            self.trace(format!("var.get({name})"));
+        }
         // Spin's rule for names: lower-case letters, digits and underscores.
         let valid = !name.is_empty()
             && name
@@ -168,6 +171,7 @@ impl State {
         r: &Resource<RedisConnection>,
         cmd: &redis::Cmd,
     ) -> Result<T, RedisError> {
+        self.trace("redis.cmd");
         let mut conn = self
             .table
             .get(r)
@@ -216,6 +220,7 @@ fn flatten(v: redis::Value, out: &mut Vec<RedisResult>) {
 
 impl fermyon::spin2_0_0::redis::HostConnection for State {
     async fn open(&mut self, address: String) -> Result<Resource<RedisConnection>, RedisError> {
+        self.trace("redis.open");
         if !self.allowed.allows_url(&address) {
             self.logs.note(&format!(
                 "outbound redis from component `{}` refused: not in allowed_outbound_hosts",

@@ -31,6 +31,11 @@ pub fn cipher(byte: u8) -> crate::credentials::cipher::TokenCipher {
     crate::credentials::cipher::TokenCipher::new(&crate::secret::EncryptionKey::new([byte; 32]))
 }
 
+/// The cache's cipher under the same key as [`cipher`].
+pub fn cache_cipher(byte: u8) -> crate::credentials::cipher::CacheCipher {
+    crate::credentials::cipher::CacheCipher::new(&crate::secret::EncryptionKey::new([byte; 32]))
+}
+
 /// Answers from a script and records requests; sleeps are instant.
 #[derive(Default)]
 pub struct Scripted {

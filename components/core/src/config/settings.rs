@@ -3,7 +3,7 @@
 //! for the rest of the request, so nothing is read twice and nothing is read in vain.
 
 use super::{ConfigError, Variables, defaults, optional, or_default, required};
-use crate::credentials::cipher::TokenCipher;
+use crate::credentials::cipher::{CacheCipher, TokenCipher};
 use crate::http::api_token::ApiTokens;
 use crate::log::Level;
 use crate::secret::{ClientSecret, EncryptionKey, RestServiceToken};
@@ -34,6 +34,7 @@ pub struct Config<'a> {
     api_tokens: OnceCell<ApiTokens>,
     encryption_key: OnceCell<EncryptionKey>,
     cipher: OnceCell<TokenCipher>,
+    cache_cipher: OnceCell<CacheCipher>,
     oauth: OnceCell<OAuthSettings>,
     rest: OnceCell<RestSettings>,
     redis_address: OnceCell<String>,
@@ -74,6 +75,7 @@ impl<'a> Config<'a> {
             api_tokens: OnceCell::new(),
             encryption_key: OnceCell::new(),
             cipher: OnceCell::new(),
+            cache_cipher: OnceCell::new(),
             oauth: OnceCell::new(),
             rest: OnceCell::new(),
             redis_address: OnceCell::new(),
@@ -129,8 +131,8 @@ impl<'a> Config<'a> {
         .copied()
     }
 
-    /// `token_encryption_key`, decoded (here only): the tokens' cipher and the channel
-    /// tokens' MAC key are both derived from it.
+    /// `token_encryption_key`, decoded (here only): the tokens' ciphers and the channel
+    /// tokens' MAC key are all derived from it.
     pub fn encryption_key(&self) -> Result<&EncryptionKey, ConfigError> {
         cached(&self.encryption_key, || {
             EncryptionKey::from_base64(&required(self.vars, "token_encryption_key")?)
@@ -140,6 +142,14 @@ impl<'a> Config<'a> {
     /// The cipher of tokens at rest, under [`Config::encryption_key`].
     pub fn cipher(&self) -> Result<&TokenCipher, ConfigError> {
         cached(&self.cipher, || self.encryption_key().map(TokenCipher::new))
+    }
+
+    /// The cipher of the access-token cache, under a key derived from
+    /// [`Config::encryption_key`]. A request served from the cache builds only this one.
+    pub fn cache_cipher(&self) -> Result<&CacheCipher, ConfigError> {
+        cached(&self.cache_cipher, || {
+            self.encryption_key().map(CacheCipher::new)
+        })
     }
 
     /// `redis_address`.

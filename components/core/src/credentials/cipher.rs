@@ -1,48 +1,32 @@
 //! Tokens at rest: AES-256-GCM, stored as `v1:` + base64(nonce ‖ ciphertext). A fresh
 //! random nonce per encryption; the user id is bound in as associated data, so a
 //! ciphertext copied onto another user's record does not decrypt.
+//!
+//! The access-token cache (the key-value store, read on every request) uses the same
+//! format with XChaCha20-Poly1305 and the prefix `c1:`, under a key of its own derived
+//! from `token_encryption_key` (HChaCha20 of a fixed label): in wasm, which has no AES
+//! instructions, AES-GCM's software rounds were a quarter of a cached `GET`'s work.
 
 use crate::config::ConfigError;
 use crate::secret::{EncryptionKey, Sealed};
+use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use chacha20poly1305::XChaCha20Poly1305;
 
-const PREFIX: &str = "v1:";
-const NONCE_LEN: usize = 12;
-
-pub struct TokenCipher(Aes256Gcm);
-
-impl std::fmt::Debug for TokenCipher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenCipher([redacted])")
-    }
+/// An AEAD and its stored format: `prefix` + base64(nonce ‖ ciphertext), with the user
+/// id as associated data.
+struct Sealer<A> {
+    aead: A,
+    prefix: &'static str,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum CryptoError {
-    #[error("not a v1 ciphertext")]
-    Format,
-    #[error("ciphertext does not authenticate with this key and user")]
-    Tampered,
-}
-
-impl TokenCipher {
-    /// The cipher under `token_encryption_key`.
-    pub fn new(key: &EncryptionKey) -> Self {
-        TokenCipher(Aes256Gcm::new(&(*key.secret()).into()))
-    }
-
-    /// From `token_encryption_key` as configured: 32 bytes in standard base64.
-    pub fn from_base64_key(key: &str) -> Result<Self, ConfigError> {
-        EncryptionKey::from_base64(key).map(|k| Self::new(&k))
-    }
-
-    pub fn encrypt(&self, plaintext: &impl Sealed, user_id: &str) -> Result<String, CryptoError> {
-        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+impl<A: Aead + AeadCore> Sealer<A> {
+    fn encrypt(&self, plaintext: &impl Sealed, user_id: &str) -> Result<String, CryptoError> {
+        let nonce = A::generate_nonce(&mut OsRng);
         let ct = self
-            .0
+            .aead
             .encrypt(
                 &nonce,
                 Payload {
@@ -53,20 +37,23 @@ impl TokenCipher {
             .map_err(|_| CryptoError::Format)?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
-        Ok(format!("{PREFIX}{}", STANDARD.encode(out)))
+        Ok(format!("{}{}", self.prefix, STANDARD.encode(out)))
     }
 
-    pub fn decrypt<T: Sealed>(&self, stored: &str, user_id: &str) -> Result<T, CryptoError> {
-        let b64 = stored.strip_prefix(PREFIX).ok_or(CryptoError::Format)?;
+    fn decrypt<T: Sealed>(&self, stored: &str, user_id: &str) -> Result<T, CryptoError> {
+        let b64 = stored
+            .strip_prefix(self.prefix)
+            .ok_or(CryptoError::Format)?;
         let raw = STANDARD.decode(b64).map_err(|_| CryptoError::Format)?;
-        if raw.len() < NONCE_LEN + 16 {
+        let nonce_len = nonce_len::<A>();
+        if raw.len() < nonce_len + 16 {
             return Err(CryptoError::Format);
         }
-        let (nonce, ct) = raw.split_at(NONCE_LEN);
+        let (nonce, ct) = raw.split_at(nonce_len);
         let plain = self
-            .0
+            .aead
             .decrypt(
-                Nonce::from_slice(nonce),
+                nonce.into(),
                 Payload {
                     msg: ct,
                     aad: user_id.as_bytes(),
@@ -76,6 +63,86 @@ impl TokenCipher {
         String::from_utf8(plain)
             .map(T::from_revealed)
             .map_err(|_| CryptoError::Format)
+    }
+}
+
+fn nonce_len<A: AeadCore>() -> usize {
+    use aes_gcm::aead::generic_array::typenum::Unsigned as _;
+    A::NonceSize::USIZE
+}
+
+/// The cipher of tokens at rest (the REST service's records).
+pub struct TokenCipher(Sealer<Aes256Gcm>);
+
+impl std::fmt::Debug for TokenCipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenCipher([redacted])")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    #[error("not a ciphertext of this format")]
+    Format,
+    #[error("ciphertext does not authenticate with this key and user")]
+    Tampered,
+}
+
+impl TokenCipher {
+    /// The cipher under `token_encryption_key`.
+    pub fn new(key: &EncryptionKey) -> Self {
+        TokenCipher(Sealer {
+            aead: Aes256Gcm::new(&(*key.secret()).into()),
+            prefix: "v1:",
+        })
+    }
+
+    /// From `token_encryption_key` as configured: 32 bytes in standard base64.
+    pub fn from_base64_key(key: &str) -> Result<Self, ConfigError> {
+        EncryptionKey::from_base64(key).map(|k| Self::new(&k))
+    }
+
+    pub fn encrypt(&self, plaintext: &impl Sealed, user_id: &str) -> Result<String, CryptoError> {
+        self.0.encrypt(plaintext, user_id)
+    }
+
+    pub fn decrypt<T: Sealed>(&self, stored: &str, user_id: &str) -> Result<T, CryptoError> {
+        self.0.decrypt(stored, user_id)
+    }
+}
+
+/// The cipher of the access-token cache.
+pub struct CacheCipher(Sealer<XChaCha20Poly1305>);
+
+impl std::fmt::Debug for CacheCipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CacheCipher([redacted])")
+    }
+}
+
+/// What the cache's key is derived with (HChaCha20's 16-byte input).
+const CACHE_KEY_LABEL: &[u8; 16] = b"gcal:token-cache";
+
+impl CacheCipher {
+    /// The cache's cipher, under a key derived from `token_encryption_key`: a PRF
+    /// output, so it says nothing about the key of the tokens at rest.
+    pub fn new(key: &EncryptionKey) -> Self {
+        let derived = chacha20::hchacha::<chacha20::cipher::consts::U10>(
+            key.secret().into(),
+            CACHE_KEY_LABEL.into(),
+        );
+        CacheCipher(Sealer {
+            aead: XChaCha20Poly1305::new(&derived),
+            prefix: "c1:",
+        })
+    }
+
+    pub fn encrypt(&self, plaintext: &impl Sealed, user_id: &str) -> Result<String, CryptoError> {
+        self.0.encrypt(plaintext, user_id)
+    }
+
+    pub fn decrypt<T: Sealed>(&self, stored: &str, user_id: &str) -> Result<T, CryptoError> {
+        self.0.decrypt(stored, user_id)
     }
 }
 
@@ -149,5 +216,56 @@ mod tests {
     #[test]
     fn debug_is_redacted() {
         assert_eq!(format!("{:?}", cipher()), "TokenCipher([redacted])");
+        let key = EncryptionKey::new([7u8; 32]);
+        assert_eq!(
+            format!("{:?}", CacheCipher::new(&key)),
+            "CacheCipher([redacted])"
+        );
+    }
+
+    /// The cache's cipher: its own format and its own (derived) key, so neither cipher
+    /// opens the other's ciphertexts, and a ciphertext made with the configured key
+    /// itself does not open either.
+    #[test]
+    fn the_cache_cipher_round_trips_and_keeps_to_itself() {
+        let key = EncryptionKey::new([7u8; 32]);
+        let c = CacheCipher::new(&key);
+        let t = AccessToken::new("ya29.secret-token".into());
+        let a = c.encrypt(&t, "u1").unwrap();
+        let b = c.encrypt(&t, "u1").unwrap();
+        assert!(a.starts_with("c1:") && !a.contains("secret-token"), "{a}");
+        assert_ne!(a, b, "nonces must differ");
+        let back = c.decrypt::<AccessToken>(&a, "u1").unwrap();
+        assert_eq!(back.secret(), t.secret());
+        assert_eq!(
+            c.decrypt::<AccessToken>(&a, "u2").err(),
+            Some(CryptoError::Tampered)
+        );
+        let other = CacheCipher::new(&EncryptionKey::new([8u8; 32]));
+        assert_eq!(
+            other.decrypt::<AccessToken>(&a, "u1").err(),
+            Some(CryptoError::Tampered)
+        );
+        // The two formats do not mix.
+        let at_rest = cipher().encrypt(&t, "u1").unwrap();
+        assert_eq!(
+            c.decrypt::<AccessToken>(&at_rest, "u1").err(),
+            Some(CryptoError::Format)
+        );
+        assert_eq!(
+            cipher().decrypt::<AccessToken>(&a, "u1").err(),
+            Some(CryptoError::Format)
+        );
+        // Sealed under the configured key directly (no derivation): refused.
+        let raw = Sealer {
+            aead: XChaCha20Poly1305::new(&(*key.secret()).into()),
+            prefix: "c1:",
+        }
+        .encrypt(&t, "u1")
+        .unwrap();
+        assert_eq!(
+            c.decrypt::<AccessToken>(&raw, "u1").err(),
+            Some(CryptoError::Tampered)
+        );
     }
 }

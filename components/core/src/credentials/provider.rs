@@ -5,7 +5,7 @@
 //! per user (a Redis lock with a TTL); the others wait briefly and read the result.
 
 use crate::credentials::CredentialError;
-use crate::credentials::cipher::TokenCipher;
+use crate::credentials::cipher::{CacheCipher, TokenCipher};
 use crate::delivery::cloudevent::{self as notify, CloudEvent, EventType};
 use crate::google::oauth::{OAuth, OAuthError, Tokens};
 use crate::model::user_id::UserId;
@@ -47,7 +47,7 @@ fn fresh(expires_at: DateTime<Utc>) -> bool {
 /// would have replaced is older, and may be a token Google has just refused.
 pub fn cache(
     store: &dyn Store,
-    cipher: &TokenCipher,
+    cipher: &CacheCipher,
     user: &UserId,
     access: &AccessToken,
     expires_at: DateTime<Utc>,
@@ -68,7 +68,7 @@ pub fn cache(
 
 fn cached(
     store: &dyn Store,
-    cipher: &TokenCipher,
+    cipher: &CacheCipher,
     user: &UserId,
 ) -> Result<Option<AccessToken>, CredentialError> {
     let Some(raw) = store.kv_get(&cache_key(user))? else {
@@ -110,20 +110,22 @@ pub async fn access_token<O: Outbound>(
     svc: &Services<'_, O>,
     user: &UserId,
 ) -> Result<AccessToken, CredentialError> {
-    let cipher = svc.cfg.cipher()?;
-    if let Some(t) = cached(svc.store, cipher, user)? {
+    let cache_cipher = svc.cfg.cache_cipher()?;
+    if let Some(t) = cached(svc.store, cache_cipher, user)? {
         return Ok(t);
     }
     let rest = RestClient::configured(svc.cfg, svc.http)?;
     let record = usable_record(&rest, user).await?;
     if fresh(record.expires_at) {
-        let access = cipher
+        let access = svc
+            .cfg
+            .cipher()?
             .decrypt(&record.access_token_enc, user.as_str())
             .map_err(|_| CredentialError::Undecryptable)?;
-        cache(svc.store, cipher, user, &access, record.expires_at)?;
+        cache(svc.store, cache_cipher, user, &access, record.expires_at)?;
         return Ok(access);
     }
-    refresh_once(svc, cipher, user, None).await
+    refresh_once(svc, user, None).await
 }
 
 /// After Google rejected `rejected` with 401: a new token, refreshed once for everyone.
@@ -134,11 +136,11 @@ pub async fn refresh_after_rejection<O: Outbound>(
     user: &UserId,
     rejected: &AccessToken,
 ) -> Result<AccessToken, CredentialError> {
-    let cipher = svc.cfg.cipher()?;
-    if cached(svc.store, cipher, user)?.is_some_and(|t| t.secret() == rejected.secret()) {
+    let cache_cipher = svc.cfg.cache_cipher()?;
+    if cached(svc.store, cache_cipher, user)?.is_some_and(|t| t.secret() == rejected.secret()) {
         forget(svc.store, user)?;
     }
-    refresh_once(svc, cipher, user, Some(rejected)).await
+    refresh_once(svc, user, Some(rejected)).await
 }
 
 /// Refreshes under the per-user lock. Whoever holds it refreshes; the rest wait for the
@@ -146,10 +148,10 @@ pub async fn refresh_after_rejection<O: Outbound>(
 /// moment ago is not repeated.
 async fn refresh_once<O: Outbound>(
     svc: &Services<'_, O>,
-    cipher: &TokenCipher,
     user: &UserId,
     rejected: Option<&AccessToken>,
 ) -> Result<AccessToken, CredentialError> {
+    let cache_cipher = svc.cfg.cache_cipher()?;
     let usable = |t: &AccessToken| rejected.is_none_or(|r| r.secret() != t.secret());
     let me = uuid::Uuid::new_v4().to_string();
     for _ in 0..WAIT_STEPS {
@@ -157,15 +159,15 @@ async fn refresh_once<O: Outbound>(
             .store
             .set_nx_px(&lock_key(user), me.as_bytes(), LOCK_TTL_MS)?
         {
-            let result = match cached(svc.store, cipher, user)? {
+            let result = match cached(svc.store, cache_cipher, user)? {
                 Some(t) if usable(&t) => Ok(t),
-                _ => refresh(svc, cipher, user).await,
+                _ => refresh(svc, svc.cfg.cipher()?, cache_cipher, user).await,
             };
             svc.store.del_if_eq(&lock_key(user), me.as_bytes())?;
             return result;
         }
         svc.http.sleep(WAIT_STEP).await;
-        if let Some(t) = cached(svc.store, cipher, user)?
+        if let Some(t) = cached(svc.store, cache_cipher, user)?
             && usable(&t)
         {
             return Ok(t);
@@ -177,6 +179,7 @@ async fn refresh_once<O: Outbound>(
 async fn refresh<O: Outbound>(
     svc: &Services<'_, O>,
     cipher: &TokenCipher,
+    cache_cipher: &CacheCipher,
     user: &UserId,
 ) -> Result<AccessToken, CredentialError> {
     let rest = RestClient::configured(svc.cfg, svc.http)?;
@@ -190,7 +193,7 @@ async fn refresh<O: Outbound>(
             let access = tokens.access.clone();
             let updated = store_tokens(cipher, user, tokens, Some(&record))?;
             rest.put_credentials(user, &updated).await?;
-            cache(svc.store, cipher, user, &access, updated.expires_at)?;
+            cache(svc.store, cache_cipher, user, &access, updated.expires_at)?;
             Ok(access)
         }
         Err(OAuthError::InvalidGrant) => {
@@ -253,7 +256,7 @@ mod tests {
         let t = AccessToken::new("ya29.cached".into());
         cache(
             &s,
-            &crate::testing::cipher(5),
+            &crate::testing::cache_cipher(5),
             &u,
             &t,
             Utc::now() + ChronoDuration::seconds(600),
@@ -262,7 +265,7 @@ mod tests {
         let raw = String::from_utf8(s.map.borrow()["gcal:token:u1"].clone()).unwrap();
         assert!(!raw.contains("ya29"), "{raw}");
         assert_eq!(
-            cached(&s, &crate::testing::cipher(5), &u)
+            cached(&s, &crate::testing::cache_cipher(5), &u)
                 .unwrap()
                 .map(|c| c.secret().clone()),
             Some("ya29.cached".to_owned())
@@ -271,7 +274,7 @@ mod tests {
         let s2 = MemoryStore::default();
         cache(
             &s2,
-            &crate::testing::cipher(5),
+            &crate::testing::cache_cipher(5),
             &u,
             &t,
             Utc::now() + ChronoDuration::seconds(30),
@@ -281,21 +284,35 @@ mod tests {
         // ... and a token within the margin removes what the cache held before.
         let s3 = MemoryStore::default();
         let later = Utc::now() + ChronoDuration::seconds(600);
-        cache(&s3, &crate::testing::cipher(5), &u, &t, later).unwrap();
+        cache(&s3, &crate::testing::cache_cipher(5), &u, &t, later).unwrap();
         assert!(s3.map.borrow().contains_key("gcal:token:u1"));
         let soon = Utc::now() + ChronoDuration::seconds(30);
-        cache(&s3, &crate::testing::cipher(5), &u, &t, soon).unwrap();
+        cache(&s3, &crate::testing::cache_cipher(5), &u, &t, soon).unwrap();
         assert!(!s3.map.borrow().contains_key("gcal:token:u1"));
         s.map.borrow_mut().insert(
             "gcal:token:u1".into(),
             serde_json::to_vec(&Cached {
-                access_enc: crate::testing::cipher(5).encrypt(&t, "u1").unwrap(),
+                access_enc: crate::testing::cache_cipher(5).encrypt(&t, "u1").unwrap(),
                 expires_at: Utc::now() + ChronoDuration::seconds(59),
             })
             .unwrap(),
         );
         assert!(
-            cached(&s, &crate::testing::cipher(5), &u)
+            cached(&s, &crate::testing::cache_cipher(5), &u)
+                .unwrap()
+                .is_none()
+        );
+        // An entry an earlier release wrote (AES-GCM, `v1:`): a miss, not an error.
+        s.map.borrow_mut().insert(
+            "gcal:token:u1".into(),
+            serde_json::to_vec(&Cached {
+                access_enc: crate::testing::cipher(5).encrypt(&t, "u1").unwrap(),
+                expires_at: Utc::now() + ChronoDuration::seconds(600),
+            })
+            .unwrap(),
+        );
+        assert!(
+            cached(&s, &crate::testing::cache_cipher(5), &u)
                 .unwrap()
                 .is_none()
         );

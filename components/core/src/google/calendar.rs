@@ -303,7 +303,7 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::cipher::TokenCipher;
+    use crate::credentials::cipher::CacheCipher;
     use crate::testing::MemoryStore;
     use crate::testing::{Scripted, block};
     use base64::Engine as _;
@@ -325,7 +325,7 @@ mod tests {
     /// A store holding a fresh cached access token for `user`.
     fn store_with_token(vars: &HashMap<String, String>, user: &UserId) -> MemoryStore {
         let store = MemoryStore::default();
-        let cipher = TokenCipher::new(crate::config::Config::new(vars).encryption_key().unwrap());
+        let cipher = CacheCipher::new(crate::config::Config::new(vars).encryption_key().unwrap());
         let expires = chrono::Utc::now() + chrono::Duration::seconds(3600);
         tokens::cache(
             &store,

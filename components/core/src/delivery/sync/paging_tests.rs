@@ -3,7 +3,7 @@
 
 use super::listing::{Kind, MAX_SYNC_PAGES, Resume, SyncState};
 use super::*;
-use crate::credentials::cipher::TokenCipher;
+use crate::credentials::cipher::CacheCipher;
 use crate::credentials::provider as tokens;
 use crate::delivery::{Outcome, handle};
 use crate::secret::AccessToken;
@@ -19,7 +19,7 @@ fn user() -> UserId {
 /// A store with a cached access token for `u1` and, if given, its sync state.
 fn store(state: Option<&SyncState>) -> MemoryStore {
     let s = MemoryStore::default();
-    let cipher = TokenCipher::new(
+    let cipher = CacheCipher::new(
         crate::config::Config::new(&key_vars())
             .encryption_key()
             .unwrap(),

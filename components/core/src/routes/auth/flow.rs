@@ -116,7 +116,13 @@ pub async fn callback<O: Outbound>(
     let access = tokens.access.clone();
     let record = tokens::store_tokens(cipher, &user, tokens, previous.as_ref())?;
     rest.put_credentials(&user, &record).await?;
-    tokens::cache(svc.store, cipher, &user, &access, record.expires_at)?;
+    tokens::cache(
+        svc.store,
+        svc.cfg.cache_cipher()?,
+        &user,
+        &access,
+        record.expires_at,
+    )?;
     let channel = svc.cfg.auth_channel()?;
     let event = CloudEvent::new(
         EventType::AuthCompleted,

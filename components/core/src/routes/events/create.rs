@@ -184,7 +184,7 @@ fn remember_key<O: Outbound>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::cipher::TokenCipher;
+    use crate::credentials::cipher::CacheCipher;
     use crate::credentials::provider as tokens;
     use crate::model::event as events;
     use crate::secret::AccessToken;
@@ -241,7 +241,7 @@ mod tests {
 
     fn store() -> Flaky {
         let s = Flaky::default();
-        let cipher = TokenCipher::new(
+        let cipher = CacheCipher::new(
             crate::config::Config::new(&vars())
                 .encryption_key()
                 .unwrap(),
