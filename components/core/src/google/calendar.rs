@@ -112,13 +112,14 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
             .await
     }
 
-    pub async fn insert(
+    /// `events.insert`, Google's JSON unread (read typed by [`crate::model::event::GoogleEvent`]).
+    pub async fn insert_raw(
         &self,
         calendar: &str,
         body: &Value,
         query: &[(&str, String)],
-    ) -> Result<Value, GoogleError> {
-        self.call("POST", &self.events_path(calendar), query, Some(body))
+    ) -> Result<HttpResponse, GoogleError> {
+        self.send("POST", &self.events_path(calendar), query, Some(body), None)
             .await
     }
 

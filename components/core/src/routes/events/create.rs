@@ -129,15 +129,17 @@ pub async fn create_event<O: Outbound>(
     let id = events::idempotent_event_id(user.as_str(), &seed);
     google_body["id"] = Value::from(id.clone());
     let cal = Calendar::new(svc, user)?;
-    let (created, event) = match cal
-        .insert(&calendar, &google_body, &query.google_write())
+    let (created, resp) = match cal
+        .insert_raw(&calendar, &google_body, &query.google_write())
         .await
     {
-        Ok(e) => (true, e),
-        Err(GoogleError::Conflict { .. }) => (false, cal.get(&calendar, &id).await?),
+        Ok(r) => (true, r),
+        Err(GoogleError::Conflict { .. }) => (false, cal.get_raw(&calendar, &id).await?),
         Err(f) => return Err(f.into()),
     };
-    let event = events::from_google(&event, &calendar);
+    // Google's bytes read typed, once (no JSON tree of its answer).
+    let google = events::GoogleEvent::read(resp.body());
+    let event = serde_json::to_value(google.answer(&calendar, None)).unwrap_or(Value::Null);
     // Exactly one notification per event: with a key, the request holding the Redis claim
     // announces it (a retry after a failure announces the same CloudEvent again); without
     // one, the id is this request's own.
