@@ -99,3 +99,27 @@ pub(crate) fn install<T: Send + 'static>(store: &mut Store<T>, trace: fn(&T) -> 
         Ok(())
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each segment is the fuel burnt since the last named call, up to the host call
+    /// that is named; the host calls between are counted, not named.
+    #[test]
+    fn segments_are_the_fuel_between_named_host_calls() {
+        let mut t = FuelTrace::new(1000);
+        // The guest burns 100, calls WASI (unnamed), burns 50, calls `kv.get`.
+        t.left = 900;
+        t.calls += 1;
+        t.left = 850;
+        t.calls += 1;
+        t.mark("kv.get".into());
+        // Then 30 more before the instance ends.
+        let line = t.line("events", 820);
+        assert_eq!(
+            line,
+            "fuel-trace events: total 180 | kv.get 150 (+1 calls) | end 30 (+0 calls)"
+        );
+    }
+}

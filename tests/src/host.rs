@@ -379,9 +379,7 @@ impl State {
     pub(crate) fn trace(&self, call: impl Into<std::borrow::Cow<'static, str>>) {
         crate::fuel_trace::mark(&self.fuel_trace, call);
     }
-}
 
-impl State {
     fn new(c: &Loaded, logs: &LogBook) -> State {
         let wasi = WasiCtx::builder()
             .stdout(logs.sink(&c.id))

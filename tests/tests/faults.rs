@@ -22,7 +22,7 @@
 
 mod common;
 
-use common::{App, Callback};
+use common::{App, Callback, GROUP, STREAM};
 use gcal_tests::fakes::rest::Route as RestRoute;
 use gcal_tests::fakes::{FakeRest, Fault, Faulty as _};
 use rand::{Rng as _, SeedableRng as _};
@@ -591,8 +591,8 @@ async fn each_created_event_once(app: &App, tally: &Mutex<Tally>, mut n: usize) 
         some(&stranded),
         some(&claims_of(app, &stranded)),
         redis::cmd("XPENDING")
-            .arg("gcal:stream:events")
-            .arg("gcal-updates")
+            .arg(STREAM)
+            .arg(GROUP)
             .query::<redis::Value>(&mut app.redis()),
         tail(&app.host.logs().of("updates"), 40)
     );

@@ -16,14 +16,36 @@ use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::XChaCha20Poly1305;
 
 /// An AEAD and its stored format: `prefix` + base64(nonce ‖ ciphertext), with the user
-/// id as associated data.
-struct Sealer<A> {
+/// id as associated data. [`TokenCipher`] and [`CacheCipher`] are its two instances.
+pub struct Cipher<A> {
     aead: A,
     prefix: &'static str,
+    /// What `Debug` prints, before `([redacted])`.
+    name: &'static str,
 }
 
-impl<A: Aead + AeadCore> Sealer<A> {
-    fn encrypt(&self, plaintext: &impl Sealed, user_id: &str) -> Result<String, CryptoError> {
+/// The cipher of tokens at rest (the REST service's records): AES-256-GCM, `v1:`.
+pub type TokenCipher = Cipher<Aes256Gcm>;
+
+/// The cipher of the access-token cache: XChaCha20-Poly1305, `c1:`.
+pub type CacheCipher = Cipher<XChaCha20Poly1305>;
+
+impl<A> std::fmt::Debug for Cipher<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}([redacted])", self.name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    #[error("not a ciphertext of this format")]
+    Format,
+    #[error("ciphertext does not authenticate with this key and user")]
+    Tampered,
+}
+
+impl<A: Aead + AeadCore> Cipher<A> {
+    pub fn encrypt(&self, plaintext: &impl Sealed, user_id: &str) -> Result<String, CryptoError> {
         let nonce = A::generate_nonce(&mut OsRng);
         let ct = self
             .aead
@@ -40,12 +62,13 @@ impl<A: Aead + AeadCore> Sealer<A> {
         Ok(format!("{}{}", self.prefix, STANDARD.encode(out)))
     }
 
-    fn decrypt<T: Sealed>(&self, stored: &str, user_id: &str) -> Result<T, CryptoError> {
+    pub fn decrypt<T: Sealed>(&self, stored: &str, user_id: &str) -> Result<T, CryptoError> {
+        use aes_gcm::aead::generic_array::typenum::Unsigned as _;
         let b64 = stored
             .strip_prefix(self.prefix)
             .ok_or(CryptoError::Format)?;
         let raw = STANDARD.decode(b64).map_err(|_| CryptoError::Format)?;
-        let nonce_len = nonce_len::<A>();
+        let nonce_len = A::NonceSize::USIZE;
         if raw.len() < nonce_len + 16 {
             return Err(CryptoError::Format);
         }
@@ -66,57 +89,19 @@ impl<A: Aead + AeadCore> Sealer<A> {
     }
 }
 
-fn nonce_len<A: AeadCore>() -> usize {
-    use aes_gcm::aead::generic_array::typenum::Unsigned as _;
-    A::NonceSize::USIZE
-}
-
-/// The cipher of tokens at rest (the REST service's records).
-pub struct TokenCipher(Sealer<Aes256Gcm>);
-
-impl std::fmt::Debug for TokenCipher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenCipher([redacted])")
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum CryptoError {
-    #[error("not a ciphertext of this format")]
-    Format,
-    #[error("ciphertext does not authenticate with this key and user")]
-    Tampered,
-}
-
 impl TokenCipher {
     /// The cipher under `token_encryption_key`.
     pub fn new(key: &EncryptionKey) -> Self {
-        TokenCipher(Sealer {
+        Cipher {
             aead: Aes256Gcm::new(&(*key.secret()).into()),
             prefix: "v1:",
-        })
+            name: "TokenCipher",
+        }
     }
 
     /// From `token_encryption_key` as configured: 32 bytes in standard base64.
     pub fn from_base64_key(key: &str) -> Result<Self, ConfigError> {
         EncryptionKey::from_base64(key).map(|k| Self::new(&k))
-    }
-
-    pub fn encrypt(&self, plaintext: &impl Sealed, user_id: &str) -> Result<String, CryptoError> {
-        self.0.encrypt(plaintext, user_id)
-    }
-
-    pub fn decrypt<T: Sealed>(&self, stored: &str, user_id: &str) -> Result<T, CryptoError> {
-        self.0.decrypt(stored, user_id)
-    }
-}
-
-/// The cipher of the access-token cache.
-pub struct CacheCipher(Sealer<XChaCha20Poly1305>);
-
-impl std::fmt::Debug for CacheCipher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CacheCipher([redacted])")
     }
 }
 
@@ -131,18 +116,11 @@ impl CacheCipher {
             key.secret().into(),
             CACHE_KEY_LABEL.into(),
         );
-        CacheCipher(Sealer {
+        Cipher {
             aead: XChaCha20Poly1305::new(&derived),
             prefix: "c1:",
-        })
-    }
-
-    pub fn encrypt(&self, plaintext: &impl Sealed, user_id: &str) -> Result<String, CryptoError> {
-        self.0.encrypt(plaintext, user_id)
-    }
-
-    pub fn decrypt<T: Sealed>(&self, stored: &str, user_id: &str) -> Result<T, CryptoError> {
-        self.0.decrypt(stored, user_id)
+            name: "CacheCipher",
+        }
     }
 }
 
@@ -257,9 +235,10 @@ mod tests {
             Some(CryptoError::Format)
         );
         // Sealed under the configured key directly (no derivation): refused.
-        let raw = Sealer {
+        let raw = Cipher {
             aead: XChaCha20Poly1305::new(&(*key.secret()).into()),
             prefix: "c1:",
+            name: "CacheCipher",
         }
         .encrypt(&t, "u1")
         .unwrap();

@@ -219,8 +219,9 @@ pub struct Push<'a> {
 
 /// `POST /webhooks/google`: nothing is trusted before the channel and its token check
 /// out (a push without a token or a channel id is refused as such, 400; a wrong one is
-/// 404, as for an unknown channel). `sync` (the channel's hello) is acknowledged; a change publishes
-/// `calendar.changed` for the updates component, which does the slow work.
+/// 404, as for an unknown channel). `sync` (the channel's hello) is acknowledged; a
+/// change publishes `calendar.changed` for the updates component, which does the slow
+/// work.
 pub fn push(cfg: &Config<'_>, store: &dyn Store, p: &Push<'_>) -> Result<(), ChannelError> {
     let unknown = || ChannelError::Unknown;
     let token = p
