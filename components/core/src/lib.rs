@@ -34,7 +34,7 @@ pub use routes::{admin, auth, availability, calendars, events, health, webhook};
 pub use services::Runtime;
 // The Spin runtime and the components' entry points.
 #[cfg(target_arch = "wasm32")]
-pub use spin::{SpinRuntime, serve};
+pub use spin::{SpinRuntime, respond, serve};
 // For the integration tests: what they check the service's data and settings against.
 pub use config::defaults;
 pub use credentials::cipher::TokenCipher;

@@ -1,7 +1,7 @@
 //! One JSON object per line on stdout, the shape log collectors expect from Spin apps.
 //! Fields are our own words and ids only: never pass a secret here.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::cell::{Cell, RefCell};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -36,7 +36,16 @@ thread_local! {
 struct Context {
     user_id: Option<String>,
     code: Option<&'static str>,
-    upstream: Vec<Value>,
+    upstream: Vec<Upstream>,
+}
+
+/// One outbound call, as a line reports it: `{"method", "host", "status", "ms"}`.
+#[derive(Debug, PartialEq, serde::Serialize)]
+pub struct Upstream {
+    pub method: String,
+    pub host: String,
+    pub status: Option<u16>,
+    pub ms: f64,
 }
 
 /// Lines below `level` are not written.
@@ -62,8 +71,12 @@ pub fn upstream(method: &str, origin: &str, status: Option<u16>, ms: f64) {
         let mut c = c.borrow_mut();
         // Bounded: a request makes a handful of calls; a runaway loop must not grow this.
         if c.upstream.len() < 32 {
-            c.upstream
-                .push(json!({"method": method, "host": origin, "status": status, "ms": round(ms)}));
+            c.upstream.push(Upstream {
+                method: method.to_owned(),
+                host: origin.to_owned(),
+                status,
+                ms: round(ms),
+            });
         }
     });
 }
@@ -73,7 +86,7 @@ pub fn upstream(method: &str, origin: &str, status: Option<u16>, ms: f64) {
 pub struct RequestContext {
     pub user_id: Option<String>,
     pub code: Option<&'static str>,
-    pub upstream: Vec<Value>,
+    pub upstream: Vec<Upstream>,
 }
 
 /// Takes the request's context for its line, leaving it empty.
@@ -95,53 +108,71 @@ pub fn round(ms: f64) -> f64 {
 /// Writes `{"ts", "level", "msg", ...fields}` when `level` is at or above the threshold,
 /// in one write to stdout.
 pub fn emit(level: Level, msg: &str, fields: &[(&str, Value)]) {
+    emit_record(level, msg, &Fields(fields));
+}
+
+/// Writes `{"ts", "level", "msg", ...record}` when `level` is at or above the threshold,
+/// in one write to stdout: `record` is a struct (or map) whose fields follow `msg`, so a
+/// line of known shape is serialised straight from its types, with no `Value` built.
+pub fn emit_record(level: Level, msg: &str, record: &impl serde::Serialize) {
     if level >= THRESHOLD.with(Cell::get) {
         use std::io::Write as _;
-        let mut l = line(level, msg, fields);
+        let mut l = line(level, msg, record);
         l.push(b'\n');
         // A log line that cannot be written has nowhere else to go.
         let _ = std::io::stdout().lock().write_all(&l);
     }
 }
 
-/// The line, serialised straight from the fields (no map built, nothing cloned), keys in
-/// order: `ts`, `level`, `msg`, then the fields (a field named like one of those three
-/// is left out).
-fn line(level: Level, msg: &str, fields: &[(&str, Value)]) -> Vec<u8> {
-    struct Line<'a> {
-        ts: String,
-        level: &'static str,
-        msg: &'a str,
-        fields: &'a [(&'a str, Value)],
-    }
-    impl serde::Serialize for Line<'_> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            use serde::ser::SerializeMap as _;
-            let mut m = s.serialize_map(None)?;
-            m.serialize_entry("ts", &self.ts)?;
-            m.serialize_entry("level", self.level)?;
-            m.serialize_entry("msg", self.msg)?;
-            for (k, v) in self.fields {
-                if !matches!(*k, "ts" | "level" | "msg") {
-                    m.serialize_entry(k, v)?;
-                }
+/// Free-form fields as a map, in order (a field named like `ts`, `level` or `msg` is left
+/// out).
+struct Fields<'a>(&'a [(&'a str, Value)]);
+
+impl serde::Serialize for Fields<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut m = s.serialize_map(None)?;
+        for (k, v) in self.0 {
+            if !matches!(*k, "ts" | "level" | "msg") {
+                m.serialize_entry(k, v)?;
             }
-            m.end()
         }
+        m.end()
     }
+}
+
+/// The line, keys in order: `ts`, `level`, `msg`, then the record's fields. The record is
+/// serialised as its own object whose opening brace becomes the comma after `msg`.
+fn line(level: Level, msg: &str, record: &impl serde::Serialize) -> Vec<u8> {
     let level = match level {
         Level::Debug => "debug",
         Level::Info => "info",
         Level::Warn => "warn",
         Level::Error => "error",
     };
-    let line = Line {
-        ts: chrono::Utc::now().to_rfc3339(),
-        level,
-        msg,
-        fields,
-    };
-    serde_json::to_vec(&line).unwrap_or_default()
+    let mut out = Vec::with_capacity(320);
+    // An RFC 3339 time is ASCII digits and punctuation: nothing in it needs escaping.
+    out.extend_from_slice(b"{\"ts\":\"");
+    out.extend_from_slice(chrono::Utc::now().to_rfc3339().as_bytes());
+    out.extend_from_slice(b"\",\"level\":\"");
+    out.extend_from_slice(level.as_bytes());
+    out.extend_from_slice(b"\",\"msg\":");
+    if serde_json::to_writer(&mut out, msg).is_err() {
+        return Vec::new();
+    }
+    let at = out.len();
+    if serde_json::to_writer(&mut out, record).is_err() || out.get(at) != Some(&b'{') {
+        // Not an object: a programming error; the line is dropped rather than malformed.
+        return Vec::new();
+    }
+    if out.len() - at == 2 {
+        // `{}`: no more fields.
+        out.truncate(at);
+        out.push(b'}');
+    } else {
+        out[at] = b',';
+    }
+    out
 }
 
 #[cfg(test)]
@@ -163,7 +194,8 @@ mod tests {
         let ctx = take_context();
         assert_eq!(ctx.user_id.as_deref(), Some("u1"));
         assert_eq!(ctx.code, Some("not_found"));
-        assert_eq!(ctx.upstream[0]["ms"], 12.35);
+        assert_eq!(ctx.upstream[0].ms, 12.35);
+        assert_eq!(ctx.upstream[0].host, "https://www.googleapis.com");
         assert_eq!(take_context(), RequestContext::default());
     }
 
@@ -172,12 +204,36 @@ mod tests {
         let l = line(
             Level::Warn,
             "a\nb",
-            &[("user_id", Value::from("u1")), ("level", Value::from("x"))],
+            &Fields(&[("user_id", Value::from("u1")), ("level", Value::from("x"))]),
         );
         assert!(!l.contains(&b'\n'));
         let v: Value = serde_json::from_slice(&l).unwrap();
         assert_eq!(v["level"], "warn");
         assert_eq!(v["msg"], "a\nb");
         assert_eq!(v["user_id"], "u1");
+        assert!(chrono::DateTime::parse_from_rfc3339(v["ts"].as_str().unwrap()).is_ok());
+        let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys.len(), 4, "{keys:?}");
+    }
+
+    #[test]
+    fn a_record_line_puts_its_fields_after_msg_in_order() {
+        #[derive(serde::Serialize)]
+        struct R<'a> {
+            b: &'a str,
+            a: Option<u16>,
+        }
+        let l = line(Level::Info, "m", &R { b: "x\"y", a: None });
+        let text = std::str::from_utf8(&l).unwrap();
+        assert!(
+            text.ends_with(r#","msg":"m","b":"x\"y","a":null}"#),
+            "{text}"
+        );
+        let v: Value = serde_json::from_slice(&l).unwrap();
+        assert_eq!(v["b"], "x\"y");
+        // No fields at all, and a record that is not an object.
+        let empty: Value = serde_json::from_slice(&line(Level::Info, "m", &Fields(&[]))).unwrap();
+        assert_eq!(empty.as_object().unwrap().len(), 3);
+        assert!(line(Level::Info, "m", &42).is_empty());
     }
 }

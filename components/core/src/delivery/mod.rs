@@ -167,7 +167,10 @@ pub async fn on_message<R: Runtime>(rt: &R, message: &[u8]) {
                     "duration_ms",
                     log::round(started.elapsed().as_secs_f64() * 1000.0).into(),
                 ),
-                ("upstream", log::take_context().upstream.into()),
+                (
+                    "upstream",
+                    serde_json::to_value(log::take_context().upstream).unwrap_or_default(),
+                ),
             ],
         );
         if outcome == Outcome::Synced {

@@ -49,11 +49,10 @@ impl ApiTokens {
 /// Checks a request's `Authorization` header against the `api_tokens` variable.
 pub fn authorize<B>(cfg: &Config<'_>, req: &http::Request<B>) -> Result<(), Problem> {
     let tokens = cfg.api_tokens()?;
-    let header = req
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    tokens.authorize(header)
+    tokens.authorize(super::request::header_str(
+        req.headers(),
+        http::header::AUTHORIZATION,
+    ))
 }
 
 fn unauthorized() -> Problem {

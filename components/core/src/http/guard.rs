@@ -64,7 +64,7 @@ impl<'a, R: Runtime> Ctx<'a, R> {
 
     /// A header as text; `None` when absent or not text.
     pub fn header(&self, name: &str) -> Option<&'a str> {
-        self.req.headers().get(name).and_then(|v| v.to_str().ok())
+        super::request::header_str(self.req.headers(), name)
     }
 
     /// A Redis connection, to `redis_address`.

@@ -47,6 +47,52 @@ pub fn require_json<B>(req: &http::Request<B>) -> Result<(), Problem> {
     }
 }
 
+/// The headers Spin adds about its own routing (`spin-full-url`, `spin-path-info`, ...):
+/// no route reads them, so they are not copied into the request.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+const SPIN_PREFIX: &str = "spin-";
+
+/// A request's headers from the runtime's list of them, without the headers Spin adds
+/// (`spin-*`, which no route reads). Spin's `spin-matched-route` is returned apart, for
+/// the log line. `None`: a name or value `http` refuses (a malformed request).
+// Used by the Spin entry point only (wasm32), and by the tests.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub fn request_headers(
+    mut entries: Vec<(String, Vec<u8>)>,
+) -> Option<(http::HeaderMap, Option<String>)> {
+    let mut matched_route = None;
+    entries.retain_mut(|(name, value)| {
+        let spins = name.len() >= SPIN_PREFIX.len()
+            && name.as_bytes()[..SPIN_PREFIX.len()].eq_ignore_ascii_case(SPIN_PREFIX.as_bytes());
+        if spins && name.eq_ignore_ascii_case("spin-matched-route") {
+            matched_route = String::from_utf8(std::mem::take(value)).ok();
+        }
+        !spins
+    });
+    Some((header_map(entries)?, matched_route))
+}
+
+/// A header map from a runtime's list of headers, in one pass. `None`: a name or value
+/// `http` refuses.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub fn header_map(entries: Vec<(String, Vec<u8>)>) -> Option<http::HeaderMap> {
+    let mut map = http::HeaderMap::with_capacity(entries.len());
+    for (name, value) in entries {
+        let name = http::HeaderName::from_bytes(name.as_bytes()).ok()?;
+        let value = http::HeaderValue::try_from(value).ok()?;
+        map.append(name, value);
+    }
+    Some(map)
+}
+
+/// A header's value as text, when it is one (the first of several).
+pub fn header_str(
+    headers: &http::HeaderMap,
+    name: impl http::header::AsHeaderName,
+) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
 pub fn not_found() -> Problem {
     Problem::new(Code::NotFound, "no such route")
 }
@@ -76,6 +122,38 @@ mod tests {
                 Code::UnsupportedMediaType
             );
         }
+    }
+
+    #[test]
+    fn request_headers_keep_the_clients_and_set_spins_apart() {
+        let entries = vec![
+            ("Host".to_owned(), b"example.test".to_vec()),
+            ("x-request-id".to_owned(), b"r-1".to_vec()),
+            ("accept".to_owned(), b"a".to_vec()),
+            ("accept".to_owned(), b"b".to_vec()),
+            (
+                "spin-full-url".to_owned(),
+                b"http://example.test/x".to_vec(),
+            ),
+            ("Spin-Matched-Route".to_owned(), b"/events/...".to_vec()),
+        ];
+        let (map, route) = request_headers(entries).unwrap();
+        assert_eq!(route.as_deref(), Some("/events/..."));
+        assert_eq!(header_str(&map, "host"), Some("example.test"));
+        assert_eq!(header_str(&map, "x-request-id"), Some("r-1"));
+        let accept: Vec<_> = map.get_all("accept").iter().collect();
+        assert_eq!(accept, ["a", "b"]);
+        assert!(
+            map.keys().all(|k| !k.as_str().starts_with("spin-")),
+            "{map:?}"
+        );
+        assert_eq!(map.len(), 4);
+        // What http refuses is a malformed request.
+        assert!(request_headers(vec![("bad name".to_owned(), b"v".to_vec())]).is_none());
+        assert!(request_headers(vec![("x".to_owned(), b"a\nb".to_vec())]).is_none());
+        // Answers from upstream keep every header, `spin-*` ones included.
+        let map = header_map(vec![("spin-x".to_owned(), b"1".to_vec())]).unwrap();
+        assert_eq!(header_str(&map, "spin-x"), Some("1"));
     }
 
     #[test]

@@ -11,7 +11,6 @@ use super::router::Router;
 use crate::config::Config;
 use crate::log::{self, Level};
 use crate::services::Runtime;
-use serde_json::Value;
 use std::future::Future;
 
 /// What the entry needs from the request before its body is read.
@@ -55,6 +54,20 @@ pub async fn serve_on<R: Runtime>(
     resp
 }
 
+/// The request's line: its fields in this order, serialised from their types.
+#[derive(serde::Serialize)]
+struct RequestLine<'a> {
+    request_id: &'a str,
+    method: &'a str,
+    route: &'a str,
+    path: &'a str,
+    status: u16,
+    code: Option<&'static str>,
+    duration_ms: f64,
+    user_id: Option<&'a str>,
+    upstream: &'a [log::Upstream],
+}
+
 fn log_line(head: &Head, rid: &RequestId, status: u16, started: std::time::Instant) {
     let ctx = log::take_context();
     let level = if status >= 500 {
@@ -68,25 +81,19 @@ fn log_line(head: &Head, rid: &RequestId, status: u16, started: std::time::Insta
         .path_and_query
         .split_once('?')
         .map_or(head.path_and_query.as_str(), |(p, _)| p);
-    log::emit(
+    log::emit_record(
         level,
         "request",
-        &[
-            ("request_id", Value::from(rid.as_str())),
-            ("method", Value::from(head.method.as_str())),
-            (
-                "route",
-                Value::from(head.matched_route.clone().unwrap_or_default()),
-            ),
-            ("path", Value::from(path)),
-            ("status", Value::from(status)),
-            ("code", ctx.code.map_or(Value::Null, Value::from)),
-            (
-                "duration_ms",
-                Value::from(log::round(started.elapsed().as_secs_f64() * 1000.0)),
-            ),
-            ("user_id", ctx.user_id.map_or(Value::Null, Value::from)),
-            ("upstream", Value::from(ctx.upstream)),
-        ],
+        &RequestLine {
+            request_id: rid.as_str(),
+            method: &head.method,
+            route: head.matched_route.as_deref().unwrap_or_default(),
+            path,
+            status,
+            code: ctx.code,
+            duration_ms: log::round(started.elapsed().as_secs_f64() * 1000.0),
+            user_id: ctx.user_id.as_deref(),
+            upstream: &ctx.upstream,
+        },
     );
 }

@@ -41,6 +41,44 @@ pub struct CredentialRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A credential record read for its status only (`GET /auth/status`): the other fields
+/// must be there and be strings, as in a [`CredentialRecord`], but are not copied, and
+/// `updated_at` is not parsed as a time.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CredentialSummary {
+    pub expires_at: DateTime<Utc>,
+    pub scopes: Vec<String>,
+    pub status: CredentialStatus,
+    #[serde(rename = "provider")]
+    _provider: AnyString,
+    #[serde(rename = "access_token_enc")]
+    _access_token_enc: AnyString,
+    #[serde(rename = "refresh_token_enc")]
+    _refresh_token_enc: AnyString,
+    #[serde(rename = "updated_at")]
+    _updated_at: AnyString,
+}
+
+/// A string that must be present, read without keeping it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct AnyString;
+
+impl<'de> Deserialize<'de> for AnyString {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = AnyString;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<AnyString, E> {
+                Ok(AnyString)
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
+
 /// Failures of the REST service.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RestError {
@@ -136,6 +174,15 @@ impl<'a, O: Outbound> RestClient<'a, O> {
         &self,
         user: &UserId,
     ) -> Result<Option<CredentialRecord>, RestError> {
+        self.get_credentials_as(user).await
+    }
+
+    /// The stored record read as `T`: all of it ([`CredentialRecord`]), or what a route
+    /// needs ([`CredentialSummary`]).
+    pub async fn get_credentials_as<T: serde::de::DeserializeOwned>(
+        &self,
+        user: &UserId,
+    ) -> Result<Option<T>, RestError> {
         found(&self.call("GET", &cred_path(user), None, None, true).await?)
     }
 
@@ -325,6 +372,49 @@ mod tests {
             RestError::Unexpected(400)
         );
         assert_eq!(http.seen.borrow().len(), 2);
+    }
+
+    #[test]
+    fn a_summary_reads_what_a_full_record_reads_and_refuses_what_it_refuses() {
+        let full = r#"{"provider":"google","access_token_enc":"v1:a","refresh_token_enc":"v1:r",
+            "expires_at":"2030-01-01T00:00:00Z","scopes":["s1","s2"],"status":"invalid",
+            "updated_at":"2025-01-01T00:00:00Z"}"#;
+        let http = Scripted::default().answer(200, full).answer(200, full);
+        let c = RestClient::new("http://rest", None, &http);
+        let record = block(c.get_credentials(&user())).unwrap().unwrap();
+        let summary: CredentialSummary = block(c.get_credentials_as(&user())).unwrap().unwrap();
+        assert_eq!(summary.expires_at, record.expires_at);
+        assert_eq!(summary.scopes, ["s1", "s2"]);
+        assert_eq!(summary.status, CredentialStatus::Invalid);
+        // A record missing a token, or with one that is not a string, is unreadable to both.
+        let full: serde_json::Value = serde_json::from_str(full).unwrap();
+        for (field, bad) in [
+            ("refresh_token_enc", None),
+            ("access_token_enc", Some(serde_json::json!(7))),
+            ("provider", None),
+            ("expires_at", Some(serde_json::json!("soon"))),
+        ] {
+            let mut v = full.clone();
+            match bad {
+                Some(b) => v[field] = b,
+                None => {
+                    v.as_object_mut().unwrap().remove(field);
+                }
+            }
+            let body = v.to_string();
+            let http = Scripted::default().answer(200, &body).answer(200, &body);
+            let c = RestClient::new("http://rest", None, &http);
+            assert_eq!(
+                block(c.get_credentials(&user())),
+                Err(RestError::BadBody),
+                "{field}"
+            );
+            assert_eq!(
+                block(c.get_credentials_as::<CredentialSummary>(&user())),
+                Err(RestError::BadBody),
+                "{field}"
+            );
+        }
     }
 
     #[test]

@@ -13,13 +13,13 @@ pub use redis::Redis;
 pub use variables::SpinVariables;
 
 use crate::http::problem::{Code, Problem};
-use crate::http::request::{MAX_BODY_BYTES, Request};
+use crate::http::request::{MAX_BODY_BYTES, Request, header_str, request_headers};
 use crate::http::response::Response;
 use crate::http::router::Router;
 use crate::http::serve::Head;
 use crate::services::Runtime;
 use futures::TryStreamExt;
-use spin_sdk::http::IncomingRequest;
+use spin_sdk::http::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
 
 /// A component's HTTP entry point: Spin's HTTP trigger calls `handle`, which serves the
 /// route table `$routes()` (a `fn() -> Router<SpinRuntime>`). The one place the HTTP
@@ -28,8 +28,11 @@ use spin_sdk::http::IncomingRequest;
 macro_rules! http_entry {
     ($routes:path) => {
         #[::spin_sdk::http_component]
-        async fn handle(req: ::spin_sdk::http::IncomingRequest) -> $crate::Response {
-            $crate::serve(req, &$routes()).await
+        async fn handle(
+            req: ::spin_sdk::http::IncomingRequest,
+            out: ::spin_sdk::http::ResponseOutparam,
+        ) {
+            $crate::respond($crate::serve(req, &$routes()).await, out)
         }
     };
 }
@@ -54,47 +57,84 @@ impl Runtime for SpinRuntime {
     }
 }
 
-/// The HTTP entry point of a component: its route table over Spin.
+/// The HTTP entry point of a component: its route table over Spin. The headers are read
+/// from Spin once, for the head and the request both.
 pub async fn serve(incoming: IncomingRequest, router: &Router<SpinRuntime>) -> Response {
-    let header = |name: &str| {
-        incoming
-            .headers()
-            .get(name)
-            .into_iter()
-            .next()
-            .and_then(|v| String::from_utf8(v).ok())
+    let method = incoming.method().to_string();
+    let path_and_query = incoming.path_with_query().unwrap_or_else(|| "/".to_owned());
+    let headers = request_headers(incoming.headers().entries());
+    let (map, matched_route) = match &headers {
+        Some((map, route)) => (Some(map), route.clone()),
+        None => (None, None),
     };
+    let header = |name: &str| map.and_then(|m| header_str(m, name)).map(str::to_owned);
     let head = Head {
-        method: incoming.method().to_string(),
-        path_and_query: incoming.path_with_query().unwrap_or_else(|| "/".to_owned()),
         request_id: header("x-request-id"),
-        matched_route: header("spin-matched-route"),
+        matched_route,
         origin: header("origin"),
         preflight_method: header("access-control-request-method"),
+        method: method.clone(),
+        path_and_query: path_and_query.clone(),
     };
-    crate::http::serve::serve_on(&SpinRuntime, head, read(incoming), router).await
+    let body = read(incoming, method, path_and_query, headers.map(|(m, _)| m));
+    crate::http::serve::serve_on(&SpinRuntime, head, body, router).await
 }
 
-async fn read(incoming: IncomingRequest) -> Result<Request, Problem> {
+/// Hands the answer to Spin: its headers as one list, then the body in writes of at most
+/// 4096 bytes (what `blocking-write-and-flush` takes), straight from our response type.
+pub fn respond(resp: Response, out: ResponseOutparam) {
+    let (parts, body) = resp.into_parts();
+    let list: Vec<(String, Vec<u8>)> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect();
+    // Our headers are valid `http` names and values, which WASI's fields accept.
+    let Ok(fields) = Fields::from_list(&list) else {
+        return fail(out, "response headers");
+    };
+    let outgoing = OutgoingResponse::new(fields);
+    if outgoing.set_status_code(parts.status.as_u16()).is_err() {
+        return fail(out, "response status");
+    }
+    let Ok(outgoing_body) = outgoing.body() else {
+        return fail(out, "response body");
+    };
+    out.set(outgoing);
+    if let Ok(stream) = outgoing_body.write() {
+        for chunk in body.chunks(4096) {
+            if stream.blocking_write_and_flush(chunk).is_err() {
+                // The client went away: nothing more to send, and no one to tell.
+                return;
+            }
+        }
+    }
+    let _ = OutgoingBody::finish(outgoing_body, None);
+}
+
+/// An answer Spin refused to take: a bare 500, which our own answers never need.
+fn fail(out: ResponseOutparam, what: &str) {
+    eprintln!("could not hand the answer to Spin: {what}");
+    let outgoing = OutgoingResponse::new(Fields::new());
+    let _ = outgoing.set_status_code(500);
+    out.set(outgoing);
+}
+
+async fn read(
+    incoming: IncomingRequest,
+    method: String,
+    path_and_query: String,
+    headers: Option<http::HeaderMap>,
+) -> Result<Request, Problem> {
     let invalid =
         |what: &str| Problem::new(Code::InvalidRequest, format!("malformed request: {what}"));
-    let mut builder = http::Request::builder()
-        .method(incoming.method().to_string().as_str())
-        .uri(incoming.path_with_query().unwrap_or_else(|| "/".to_owned()));
-    for (name, value) in incoming.headers().entries() {
-        builder = builder.header(name, value);
-    }
-    let declared = incoming
-        .headers()
-        .get("content-length")
-        .into_iter()
-        .next()
-        .and_then(|v| String::from_utf8(v).ok())
-        .and_then(|v| v.trim().parse::<usize>().ok());
+    let headers = headers.ok_or_else(|| invalid("head"))?;
+    let declared =
+        header_str(&headers, "content-length").and_then(|v| v.trim().parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(too_large());
     }
-    let mut body = Vec::new();
+    let mut body = Vec::with_capacity(declared.unwrap_or(0));
     let mut stream = incoming.into_body_stream();
     while let Some(chunk) = stream.try_next().await.map_err(|_| invalid("body"))? {
         if body.len() + chunk.len() > MAX_BODY_BYTES {
@@ -102,7 +142,11 @@ async fn read(incoming: IncomingRequest) -> Result<Request, Problem> {
         }
         body.extend_from_slice(&chunk);
     }
-    builder.body(body).map_err(|_| invalid("head"))
+    let mut req = Request::new(body);
+    *req.method_mut() = http::Method::from_bytes(method.as_bytes()).map_err(|_| invalid("head"))?;
+    *req.uri_mut() = http::Uri::try_from(path_and_query).map_err(|_| invalid("head"))?;
+    *req.headers_mut() = headers;
+    Ok(req)
 }
 
 fn too_large() -> Problem {

@@ -1,6 +1,7 @@
 //! Spin's outbound HTTP, with a deadline on every request, and timers on Spin's executor.
 
 use crate::log;
+use spin_sdk::http::ErrorCode;
 
 // ------------------------------------------------------------------ outbound HTTP
 
@@ -35,7 +36,7 @@ impl crate::outbound::Outbound for SpinHttp {
             req.uri().authority().map_or("", |a| a.as_str())
         );
         let started = std::time::Instant::now();
-        let send = std::pin::pin!(spin_sdk::http::send::<_, http::Response<Vec<u8>>>(req));
+        let send = std::pin::pin!(exchange(req));
         let timer = std::pin::pin!(sleep(OUTBOUND_TIMEOUT));
         let outcome = select(send, timer).await;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -46,10 +47,9 @@ impl crate::outbound::Outbound for SpinHttp {
         log::upstream(&method, &origin, status, ms);
         match outcome {
             Either::Left((Ok(resp), _)) => Ok(resp),
-            Either::Left((
-                Err(spin_sdk::http::SendError::Http(spin_sdk::http::ErrorCode::HttpRequestDenied)),
-                _,
-            )) => Err(TransportError::Denied),
+            Either::Left((Err(Failed::Http(ErrorCode::HttpRequestDenied)), _)) => {
+                Err(TransportError::Denied)
+            }
             Either::Left((Err(_), _)) => Err(TransportError::Connect),
             Either::Right(_) => Err(TransportError::Timeout),
         }
@@ -58,6 +58,75 @@ impl crate::outbound::Outbound for SpinHttp {
     async fn sleep(&self, d: std::time::Duration) {
         sleep(d).await
     }
+}
+
+/// Why an exchange failed.
+enum Failed {
+    /// Spin or the network refused it.
+    Http(ErrorCode),
+    /// The request could not be put into WASI's types, or a body could not be moved.
+    Other,
+}
+
+/// One request and its answer, converted straight between `http`'s types and WASI's:
+/// the headers as one list each way, the body written while Spin sends the request (as
+/// `spin_sdk::http::send` does) and read whole.
+async fn exchange(
+    req: crate::outbound::HttpRequest,
+) -> Result<crate::outbound::HttpResponse, Failed> {
+    use futures::SinkExt as _;
+    use spin_sdk::http::{Fields, IncomingResponse, Method, OutgoingRequest, Scheme};
+    let (parts, body) = req.into_parts();
+    let list: Vec<(String, Vec<u8>)> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect();
+    let outgoing = OutgoingRequest::new(Fields::from_list(&list).map_err(|_| Failed::Other)?);
+    let scheme = match parts.uri.scheme_str() {
+        Some("http") => Scheme::Http,
+        Some("https") | None => Scheme::Https,
+        Some(other) => Scheme::Other(other.to_owned()),
+    };
+    let set = outgoing
+        .set_method(&Method::from(parts.method))
+        .and_then(|()| outgoing.set_scheme(Some(&scheme)))
+        .and_then(|()| outgoing.set_authority(parts.uri.authority().map(|a| a.as_str())))
+        .and_then(|()| {
+            outgoing.set_path_with_query(parts.uri.path_and_query().map(|p| p.as_str()))
+        });
+    if set.is_err() {
+        return Err(Failed::Other);
+    }
+    let mut sink = outgoing.take_body();
+    // Polled in this order: the request is handed to Spin first, then its body written and
+    // finished (the sink finishes it when dropped).
+    let (answer, written) = futures::join!(
+        spin_sdk::http::send::<_, IncomingResponse>(outgoing),
+        async move {
+            let written = if body.is_empty() {
+                Ok(())
+            } else {
+                sink.send(body).await
+            };
+            drop(sink);
+            written
+        }
+    );
+    let answer = answer.map_err(|e| match e {
+        spin_sdk::http::SendError::Http(code) => Failed::Http(code),
+        _ => Failed::Other,
+    })?;
+    written.map_err(|_| Failed::Other)?;
+    let status = http::StatusCode::from_u16(answer.status()).map_err(|_| Failed::Other)?;
+    let headers =
+        crate::http::request::header_map(answer.headers().entries()).ok_or(Failed::Other)?;
+    // A body cut short is a failed exchange, not a panic.
+    let body = answer.into_body().await.map_err(|_| Failed::Other)?;
+    let mut resp = http::Response::new(body);
+    *resp.status_mut() = status;
+    *resp.headers_mut() = headers;
+    Ok(resp)
 }
 
 /// A timer future on Spin's executor (`wasi:clocks/monotonic-clock`).

@@ -10,7 +10,7 @@ use crate::http::problem::{Code, Problem};
 use crate::log::{self, Level};
 use crate::model::user_id::UserId;
 use crate::outbound::Outbound;
-use crate::rest::client::{CredentialStatus, RestClient};
+use crate::rest::client::{CredentialStatus, CredentialSummary, RestClient};
 #[cfg(test)]
 use crate::secret::AccessToken;
 use crate::secret::{AuthorizationCode, RefreshToken};
@@ -134,17 +134,36 @@ pub async fn callback<O: Outbound>(
 }
 
 /// `GET /auth/status/{user_id}`
-pub async fn status<O: Outbound>(svc: &Services<'_, O>, user: &UserId) -> Result<Value, Problem> {
+pub async fn status<O: Outbound>(svc: &Services<'_, O>, user: &UserId) -> Result<Status, Problem> {
     let rest = RestClient::configured(svc.cfg, svc.http)?;
-    Ok(match rest.get_credentials(user).await? {
-        Some(r) => json!({
-            "authorized": r.status == CredentialStatus::Active,
-            "status": r.status,
-            "scopes": r.scopes,
-            "expires_at": r.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        }),
-        None => json!({"authorized": false, "status": null, "scopes": [], "expires_at": null}),
-    })
+    Ok(
+        match rest.get_credentials_as::<CredentialSummary>(user).await? {
+            Some(r) => Status {
+                authorized: r.status == CredentialStatus::Active,
+                status: Some(r.status),
+                scopes: r.scopes,
+                expires_at: Some(
+                    r.expires_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                ),
+            },
+            None => Status {
+                authorized: false,
+                status: None,
+                scopes: Vec::new(),
+                expires_at: None,
+            },
+        },
+    )
+}
+
+/// The answer of `GET /auth/status/{user_id}` (SPEC section 3).
+#[derive(Debug, PartialEq, serde::Serialize)]
+pub struct Status {
+    pub authorized: bool,
+    pub status: Option<CredentialStatus>,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<String>,
 }
 
 /// `DELETE /auth/{user_id}`: stop the user's push channels and delete their channel and
