@@ -24,6 +24,28 @@ pub trait Outbound {
     fn sleep(&self, d: Duration) -> impl Future<Output = ()>;
 }
 
+/// A request of ours, built directly rather than through `http::request::Builder`, which
+/// moves its whole state through every call: `None` when the method, the URI or a header
+/// value is unusable. An `authorization` value is marked sensitive.
+pub fn request(
+    method: &str,
+    uri: String,
+    headers: &[(http::HeaderName, &str)],
+    body: Vec<u8>,
+) -> Option<HttpRequest> {
+    let mut req = http::Request::new(body);
+    *req.method_mut() = http::Method::from_bytes(method.as_bytes()).ok()?;
+    *req.uri_mut() = http::Uri::try_from(uri).ok()?;
+    let map = req.headers_mut();
+    map.reserve(headers.len() + 1);
+    for (name, value) in headers {
+        let mut value = http::HeaderValue::from_str(value).ok()?;
+        value.set_sensitive(name == http::header::AUTHORIZATION);
+        map.append(name.clone(), value);
+    }
+    Some(req)
+}
+
 /// Exponential backoff with full jitter: attempt 1 waits up to `base`, attempt 2 up to
 /// `2 * base`, and so on.
 pub fn backoff(attempt: u32, base: Duration) -> Duration {
@@ -36,6 +58,30 @@ pub fn backoff(attempt: u32, base: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_carry_method_uri_headers_and_body_or_are_refused() {
+        use http::header::{ACCEPT, AUTHORIZATION};
+        let headers = [(ACCEPT, "application/json"), (AUTHORIZATION, "Bearer t")];
+        let req = request("PUT", "http://rest/a?b=1".into(), &headers, b"{}".to_vec()).unwrap();
+        assert_eq!(req.method(), http::Method::PUT);
+        assert_eq!(req.uri(), "http://rest/a?b=1");
+        assert_eq!(req.headers()["accept"], "application/json");
+        assert!(req.headers()["authorization"].is_sensitive());
+        assert!(!req.headers()["accept"].is_sensitive());
+        assert_eq!(req.body(), b"{}");
+        assert!(request("GET", "http://rest/a b".into(), &[], Vec::new()).is_none());
+        assert!(request("GE T", "http://rest/".into(), &[], Vec::new()).is_none());
+        assert!(
+            request(
+                "GET",
+                "http://rest/".into(),
+                &[(ACCEPT, "a\nb")],
+                Vec::new()
+            )
+            .is_none()
+        );
+    }
 
     #[test]
     fn backoff_grows_and_stays_within_its_cap() {

@@ -211,22 +211,22 @@ impl<'a, 'b, O: Outbound> Calendar<'a, 'b, O> {
             }
             url = format!("{url}?{}", q.finish());
         }
-        let mut b = http::Request::builder()
-            .method(method)
-            .uri(url)
-            .header("authorization", format!("Bearer {}", token.secret()))
-            .header("accept", "application/json");
+        use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, IF_MATCH};
+        let bearer = ["Bearer ", token.secret()].concat();
+        let mut headers = Vec::with_capacity(4);
+        headers.push((AUTHORIZATION, bearer.as_str()));
+        headers.push((ACCEPT, "application/json"));
         if let Some(etag) = if_match {
-            b = b.header("if-match", etag);
+            headers.push((IF_MATCH, etag));
         }
         let bytes = match body {
             Some(v) => {
-                b = b.header("content-type", "application/json");
+                headers.push((CONTENT_TYPE, "application/json"));
                 serde_json::to_vec(v).unwrap_or_default()
             }
             None => Vec::new(),
         };
-        b.body(bytes).map_err(|_| GoogleError::BadOrigin)
+        crate::outbound::request(method, url, &headers, bytes).ok_or(GoogleError::BadOrigin)
     }
 
     async fn call(

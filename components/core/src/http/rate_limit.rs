@@ -89,12 +89,15 @@ pub fn forget(store: &dyn Store, user: &UserId) -> Result<(), StoreError> {
     store.kv_delete(&last_key(user))
 }
 
+const LIMIT: http::HeaderName = http::HeaderName::from_static("ratelimit-limit");
+const REMAINING: http::HeaderName = http::HeaderName::from_static("ratelimit-remaining");
+
 /// `RateLimit-Limit` and `RateLimit-Remaining`.
 pub fn headers(resp: &mut Response, budget: Option<Budget>) {
     if let Some(b) = budget {
         let h = resp.headers_mut();
-        h.insert("ratelimit-limit", http::HeaderValue::from(b.limit));
-        h.insert("ratelimit-remaining", http::HeaderValue::from(b.remaining));
+        h.insert(LIMIT, http::HeaderValue::from(b.limit));
+        h.insert(REMAINING, http::HeaderValue::from(b.remaining));
     }
 }
 

@@ -12,7 +12,13 @@ impl RequestId {
     pub fn from_header(value: Option<&str>) -> Self {
         match value {
             Some(v) if is_sane(v) => RequestId(v.to_owned()),
-            _ => RequestId(uuid::Uuid::new_v4().to_string()),
+            // Encoded straight into a buffer, without the formatting machinery.
+            _ => RequestId(
+                uuid::Uuid::new_v4()
+                    .hyphenated()
+                    .encode_lower(&mut uuid::Uuid::encode_buffer())
+                    .to_owned(),
+            ),
         }
     }
 

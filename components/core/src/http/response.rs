@@ -8,12 +8,12 @@ pub type Response = http::Response<Vec<u8>>;
 
 /// A JSON answer.
 pub fn json(status: u16, body: &impl serde::Serialize, rid: &RequestId) -> Response {
-    build(
-        status,
-        "application/json",
-        serde_json::to_vec(body).unwrap_or_default(),
-        rid,
-    )
+    json_bytes(status, serde_json::to_vec(body).unwrap_or_default(), rid)
+}
+
+/// A JSON answer already serialised (`body` is JSON).
+pub fn json_bytes(status: u16, body: Vec<u8>, rid: &RequestId) -> Response {
+    build(status, "application/json", body, rid)
 }
 
 /// A page for a person's browser, under its `Content-Security-Policy`; it is not sent on
@@ -59,8 +59,14 @@ pub fn finish(result: Result<Response, Problem>, rid: &RequestId) -> Response {
     result.unwrap_or_else(|p| problem(&p, rid))
 }
 
+/// `x-request-id`, parsed once.
+const X_REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
+
 fn build(status: u16, content_type: &'static str, body: Vec<u8>, rid: &RequestId) -> Response {
     let mut r = http::Response::new(body);
+    // Room for what every answer carries and what the frames add (rate limit, CORS,
+    // `Allow`), so the map is not grown on the way.
+    *r.headers_mut() = http::HeaderMap::with_capacity(12);
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -72,7 +78,7 @@ fn build(status: u16, content_type: &'static str, body: Vec<u8>, rid: &RequestId
     );
     // RequestId only ever holds header-safe characters.
     if let Ok(v) = HeaderValue::from_str(rid.as_str()) {
-        h.insert("x-request-id", v);
+        h.insert(X_REQUEST_ID, v);
     }
     r
 }

@@ -15,7 +15,7 @@ use std::future::Future;
 
 /// What the entry needs from the request before its body is read.
 pub struct Head {
-    pub method: String,
+    pub method: http::Method,
     pub path_and_query: String,
     pub request_id: Option<String>,
     /// Spin's `spin-matched-route`, for the log line.
@@ -38,7 +38,7 @@ pub async fn serve_on<R: Runtime>(
     log::set_level(cfg.log_level());
     let _ = log::take_context();
     let cors = Cors::parse(cfg.cors_allowed_origins().as_deref());
-    let preflight = Cors::is_preflight(&head.method, head.preflight_method.as_deref());
+    let preflight = Cors::is_preflight(head.method.as_str(), head.preflight_method.as_deref());
     let result = if preflight {
         // Preflights carry no credentials: answered here, before any route.
         Ok(response::no_content(&rid))
@@ -86,7 +86,7 @@ fn log_line(head: &Head, rid: &RequestId, status: u16, started: std::time::Insta
         "request",
         &RequestLine {
             request_id: rid.as_str(),
-            method: &head.method,
+            method: head.method.as_str(),
             route: head.matched_route.as_deref().unwrap_or_default(),
             path,
             status,

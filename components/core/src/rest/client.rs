@@ -8,6 +8,7 @@ use crate::outbound::{HttpRequest, HttpResponse, Outbound, TransportError, backo
 use crate::secret::RestServiceToken;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::time::Duration;
 
 const TRIES: u32 = 3;
@@ -133,26 +134,30 @@ impl RestError {
 }
 
 pub struct RestClient<'a, O: Outbound> {
-    base: String,
-    token: Option<RestServiceToken>,
+    base: Cow<'a, str>,
+    token: Option<Cow<'a, RestServiceToken>>,
     http: &'a O,
 }
 
 impl<'a, O: Outbound> RestClient<'a, O> {
-    /// The client of the configured service (`rest_service_url`, `rest_service_token`).
-    pub fn configured(cfg: &Config<'_>, http: &'a O) -> Result<Self, ConfigError> {
+    /// The client of the configured service (`rest_service_url`, `rest_service_token`),
+    /// borrowing both from the configuration.
+    pub fn configured(cfg: &'a Config<'_>, http: &'a O) -> Result<Self, ConfigError> {
         let settings = cfg.rest()?;
-        Ok(Self::new(
-            settings.base.clone(),
-            settings.token.clone(),
+        Ok(RestClient {
+            // Without a trailing slash already (`Config::rest`).
+            base: Cow::Borrowed(&settings.base),
+            token: settings.token.as_ref().map(Cow::Borrowed),
             http,
-        ))
+        })
     }
 
+    /// A client of the service at `base` (the tests' own).
+    #[cfg(test)]
     pub fn new(base: impl Into<String>, token: Option<RestServiceToken>, http: &'a O) -> Self {
         RestClient {
-            base: base.into().trim_end_matches('/').to_owned(),
-            token,
+            base: Cow::Owned(base.into().trim_end_matches('/').to_owned()),
+            token: token.map(Cow::Owned),
             http,
         }
     }
@@ -266,21 +271,26 @@ impl<'a, O: Outbound> RestClient<'a, O> {
         body: Option<Vec<u8>>,
         idempotency_key: Option<&str>,
     ) -> Result<HttpRequest, RestError> {
-        let mut b = http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base))
-            .header("accept", "application/json");
+        use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderName};
+        const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+        let bearer = self
+            .token
+            .as_ref()
+            .map(|t| ["Bearer ", t.secret()].concat());
+        let mut headers = Vec::with_capacity(4);
+        headers.push((ACCEPT, "application/json"));
         if body.is_some() {
-            b = b.header("content-type", "application/json");
+            headers.push((CONTENT_TYPE, "application/json"));
         }
-        if let Some(t) = &self.token {
-            b = b.header("authorization", format!("Bearer {}", t.secret()));
+        if let Some(b) = &bearer {
+            headers.push((AUTHORIZATION, b.as_str()));
         }
         if let Some(k) = idempotency_key {
-            b = b.header("idempotency-key", k);
+            headers.push((IDEMPOTENCY_KEY, k));
         }
-        b.body(body.unwrap_or_default())
-            .map_err(|_| RestError::BadUrl)
+        let uri = [&*self.base, path].concat();
+        crate::outbound::request(method, uri, &headers, body.unwrap_or_default())
+            .ok_or(RestError::BadUrl)
     }
 }
 

@@ -60,24 +60,47 @@ impl Runtime for SpinRuntime {
 /// The HTTP entry point of a component: its route table over Spin. The headers are read
 /// from Spin once, for the head and the request both.
 pub async fn serve(incoming: IncomingRequest, router: &Router<SpinRuntime>) -> Response {
-    let method = incoming.method().to_string();
+    let method = method_of(incoming.method());
     let path_and_query = incoming.path_with_query().unwrap_or_else(|| "/".to_owned());
-    let headers = request_headers(incoming.headers().entries());
-    let (map, matched_route) = match &headers {
-        Some((map, route)) => (Some(map), route.clone()),
+    let (map, matched_route) = match request_headers(incoming.headers().entries()) {
+        Some((map, route)) => (Some(map), route),
         None => (None, None),
     };
-    let header = |name: &str| map.and_then(|m| header_str(m, name)).map(str::to_owned);
+    let header = |name: &str| {
+        map.as_ref()
+            .and_then(|m| header_str(m, name))
+            .map(str::to_owned)
+    };
     let head = Head {
         request_id: header("x-request-id"),
         matched_route,
         origin: header("origin"),
         preflight_method: header("access-control-request-method"),
-        method: method.clone(),
+        // An unusable method is refused with the head (`read`); its line says `UNKNOWN`.
+        method: method
+            .clone()
+            .unwrap_or_else(|| http::Method::from_bytes(b"UNKNOWN").unwrap_or_default()),
         path_and_query: path_and_query.clone(),
     };
-    let body = read(incoming, method, path_and_query, headers.map(|(m, _)| m));
+    let body = read(incoming, method, path_and_query, map);
     crate::http::serve::serve_on(&SpinRuntime, head, body, router).await
+}
+
+/// Spin's method as `http`'s; `None` for a method `http` refuses.
+fn method_of(m: spin_sdk::http::Method) -> Option<http::Method> {
+    use spin_sdk::http::Method as M;
+    Some(match m {
+        M::Get => http::Method::GET,
+        M::Post => http::Method::POST,
+        M::Put => http::Method::PUT,
+        M::Delete => http::Method::DELETE,
+        M::Patch => http::Method::PATCH,
+        M::Head => http::Method::HEAD,
+        M::Options => http::Method::OPTIONS,
+        M::Connect => http::Method::CONNECT,
+        M::Trace => http::Method::TRACE,
+        M::Other(o) => return http::Method::from_bytes(o.as_bytes()).ok(),
+    })
 }
 
 /// Hands the answer to Spin: its headers as one list, then the body in writes of at most
@@ -122,13 +145,15 @@ fn fail(out: ResponseOutparam, what: &str) {
 
 async fn read(
     incoming: IncomingRequest,
-    method: String,
+    method: Option<http::Method>,
     path_and_query: String,
     headers: Option<http::HeaderMap>,
 ) -> Result<Request, Problem> {
     let invalid =
         |what: &str| Problem::new(Code::InvalidRequest, format!("malformed request: {what}"));
-    let headers = headers.ok_or_else(|| invalid("head"))?;
+    let (Some(method), Some(headers)) = (method, headers) else {
+        return Err(invalid("head"));
+    };
     let declared =
         header_str(&headers, "content-length").and_then(|v| v.trim().parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
@@ -143,7 +168,7 @@ async fn read(
         body.extend_from_slice(&chunk);
     }
     let mut req = Request::new(body);
-    *req.method_mut() = http::Method::from_bytes(method.as_bytes()).map_err(|_| invalid("head"))?;
+    *req.method_mut() = method;
     *req.uri_mut() = http::Uri::try_from(path_and_query).map_err(|_| invalid("head"))?;
     *req.headers_mut() = headers;
     Ok(req)

@@ -30,11 +30,12 @@ impl crate::outbound::Outbound for SpinHttp {
             req.headers_mut().insert(http::header::CONTENT_LENGTH, len);
         }
         let method = req.method().as_str().to_owned();
-        let origin = format!(
-            "{}://{}",
+        let origin = [
             req.uri().scheme_str().unwrap_or("https"),
-            req.uri().authority().map_or("", |a| a.as_str())
-        );
+            "://",
+            req.uri().authority().map_or("", |a| a.as_str()),
+        ]
+        .concat();
         let started = std::time::Instant::now();
         let send = std::pin::pin!(exchange(req));
         let timer = std::pin::pin!(sleep(OUTBOUND_TIMEOUT));

@@ -177,6 +177,36 @@ pub struct Event<'g> {
     updated: &'g Text<'g>,
 }
 
+/// The `data` of a CloudEvent about an event: ids and times, never a token. The same
+/// object as [`notification_data`](super::notification_data) makes of the event's JSON
+/// (a test keeps the two equal), straight from the typed event.
+#[derive(Debug, Serialize)]
+pub struct Notification<'a> {
+    calendar_id: &'a str,
+    end: &'a Option<When<'a>>,
+    event_id: &'a Text<'a>,
+    start: &'a Option<When<'a>>,
+    summary: &'a Text<'a>,
+}
+
+impl<'g> Event<'g> {
+    /// The event's id, empty when Google sent none.
+    pub fn id(&self) -> &str {
+        self.id.as_deref().unwrap_or("")
+    }
+
+    /// What a CloudEvent about this event carries.
+    pub fn notification(&self) -> Notification<'_> {
+        Notification {
+            calendar_id: self.calendar_id,
+            end: self.end,
+            event_id: self.id,
+            start: self.start,
+            summary: self.summary,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct Attendee<'g> {
     display_name: &'g Text<'g>,
@@ -354,6 +384,32 @@ impl<'g> GooglePage<'g> {
 mod tests {
     use super::*;
     use serde_json::{Value, json};
+
+    #[test]
+    fn the_typed_notification_is_the_one_made_of_the_events_json() {
+        let google = json!({
+            "id": "e1", "summary": "Standup", "status": "confirmed",
+            "start": {"dateTime": "2026-07-10T09:00:00+02:00", "timeZone": "Europe/Berlin"},
+            "end": {"date": "2026-07-11"},
+            "attendees": [{"email": "a@x"}],
+        });
+        let bytes = serde_json::to_vec(&google).unwrap();
+        let event = GoogleEvent::read(&bytes);
+        let answer = event.answer("work", None);
+        let typed = serde_json::to_value(answer.notification()).unwrap();
+        let of_json = super::super::notification_data(&serde_json::to_value(&answer).unwrap());
+        assert_eq!(typed, of_json);
+        assert_eq!(typed["event_id"], "e1");
+        assert_eq!(typed["calendar_id"], "work");
+        assert_eq!(answer.id(), "e1");
+        // An event without summary or times: nulls, as before.
+        let bare = GoogleEvent::read(br#"{"id":"e2"}"#);
+        let answer = bare.answer("primary", None);
+        let typed = serde_json::to_value(answer.notification()).unwrap();
+        let of_json = super::super::notification_data(&serde_json::to_value(&answer).unwrap());
+        assert_eq!(typed, of_json);
+        assert_eq!(GoogleEvent::read(b"{}").answer("p", None).id(), "");
+    }
 
     fn answer(page: &Value, time_zone: Option<&str>, series: Option<&str>) -> Value {
         let bytes = serde_json::to_vec(page).unwrap();

@@ -15,7 +15,7 @@ mod time;
 pub use answer::*;
 pub use attendees::*;
 pub use conference::*;
-pub use google::{GoogleEvent, GooglePage};
+pub use google::{Event, GoogleEvent, GooglePage};
 pub use ids::*;
 pub use input::*;
 pub use query::*;

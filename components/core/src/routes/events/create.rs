@@ -26,20 +26,17 @@ const ANNOUNCE_WAIT_STEPS: u32 = 20;
 /// The `calendar.event.created` of one event, with an id derived from user, calendar and
 /// event id: announcing it again (a retry after Redis failed mid-way) repeats the same
 /// CloudEvent, which the updates component delivers once.
-fn created_event(user: &UserId, calendar: &str, event: &Value) -> CloudEvent {
+fn created_event(user: &UserId, calendar: &str, event: &events::Event<'_>) -> CloudEvent {
     use sha2::{Digest, Sha256};
-    let mut ce = CloudEvent::new(
-        EventType::EventCreated,
-        user,
-        events::notification_data(event),
-    );
+    let data = serde_json::to_value(event.notification()).unwrap_or(Value::Null);
+    let mut ce = CloudEvent::new(EventType::EventCreated, user, data);
     let digest = Sha256::new()
         .chain_update(b"calendar.event.created\0")
         .chain_update((user.as_str().len() as u64).to_be_bytes())
         .chain_update(user.as_str().as_bytes())
         .chain_update((calendar.len() as u64).to_be_bytes())
         .chain_update(calendar.as_bytes())
-        .chain_update(event["id"].as_str().unwrap_or("").as_bytes())
+        .chain_update(event.id().as_bytes())
         .finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
@@ -100,7 +97,7 @@ pub async fn create_event<O: Outbound>(
     body: &[u8],
     idempotency_key: Option<&str>,
     query: &WriteQuery,
-) -> Result<(u16, Value), Problem> {
+) -> Result<(u16, Vec<u8>), Problem> {
     let input = EventInput::parse(body)?;
     let zone = user_zone(svc, user, &input).await?;
     let mut google_body = input.for_create(zone.as_deref())?;
@@ -139,7 +136,7 @@ pub async fn create_event<O: Outbound>(
     };
     // Google's bytes read typed, once (no JSON tree of its answer).
     let google = events::GoogleEvent::read(resp.body());
-    let event = serde_json::to_value(google.answer(&calendar, None)).unwrap_or(Value::Null);
+    let event = google.answer(&calendar, None);
     // Exactly one notification per event: with a key, the request holding the Redis claim
     // announces it (a retry after a failure announces the same CloudEvent again); without
     // one, the id is this request's own.
@@ -148,7 +145,8 @@ pub async fn create_event<O: Outbound>(
         Some(k) => announce_once(svc, k, &announcement).await?,
         None => publish(svc, &announcement)?,
     }
-    Ok((if created || claim.is_none() { 201 } else { 200 }, event))
+    let status = if created || claim.is_none() { 201 } else { 200 };
+    Ok((status, serde_json::to_vec(&event).unwrap_or_default()))
 }
 
 /// The same key with a different body is a client bug: refuse it rather than return an
@@ -239,6 +237,7 @@ mod tests {
             Some("k1"),
             &query,
         ))
+        .map(|(status, body)| (status, serde_json::from_slice(&body).unwrap()))
     }
 
     fn store() -> Flaky {

@@ -82,7 +82,7 @@ pub async fn create<R: Runtime>(cx: UserCtx<'_, R>) -> Reply {
         .map(|v| v.to_str().unwrap_or("\u{0}"));
     let query = WriteQuery::parse_create(cx.cx.query())?;
     let (status, event) = create_event(cx.svc, cx.user, cx.cx.body(), key, &query).await?;
-    Ok(response::json(status, &event, cx.cx.rid))
+    Ok(response::json_bytes(status, event, cx.cx.rid))
 }
 
 /// `GET /events/{user_id}/{event_id}`
