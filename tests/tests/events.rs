@@ -1389,6 +1389,16 @@ async fn google_rate_limits_and_transient_errors_are_retried() {
     api.get(&path).await.ok(200);
     app.google.fail_next(GoogleRoute::EventsGet, Fault::Drop, 1);
     api.get(&path).await.ok(200);
+    // An answer whose body is cut short (its Content-Length promised more) is retried
+    // like a dropped connection, and the retry answers.
+    app.google
+        .fail_next(GoogleRoute::EventsGet, Fault::CutShort, 1);
+    let before = google_requests(&app, "GET", ev["id"].as_str().unwrap());
+    api.get(&path).await.ok(200);
+    assert_eq!(
+        google_requests(&app, "GET", ev["id"].as_str().unwrap()),
+        before + 2
+    );
 
     // A 403 that is not a rate limit is not retried.
     let before = google_requests(&app, "GET", ev["id"].as_str().unwrap());

@@ -22,6 +22,8 @@ pub(crate) enum Admission {
     Fail(Fault),
     /// Close the connection without answering.
     Drop,
+    /// Handle it, then cut the answer's body short ([`super::server::cut_short`]).
+    CutShort,
 }
 
 /// Faults, "down" and chaos for one fake, and every request it received. `R` is the
@@ -87,6 +89,7 @@ impl<R: Hash + Eq + Copy> FaultControl<R> {
         match fault {
             None => Admission::Handle,
             Some(Fault::Drop) => Admission::Drop,
+            Some(Fault::CutShort) => Admission::CutShort,
             Some(Fault::Slow(delay)) => {
                 tokio::time::sleep(delay).await;
                 Admission::Handle

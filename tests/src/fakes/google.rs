@@ -482,7 +482,7 @@ fn fault_response(route: Option<Route>, fault: &Fault) -> Response {
             api_failure(&error)
         }
         // Handled before a response is built.
-        Fault::Slow(_) | Fault::Drop => api_status(500),
+        Fault::Slow(_) | Fault::Drop | Fault::CutShort => api_status(500),
     }
 }
 
@@ -574,6 +574,10 @@ async fn handle(
         Admission::Down => Outcome::Respond(fault_response(route, &Fault::Status(503))),
         Admission::Fail(fault) => Outcome::Respond(fault_response(route, &fault)),
         Admission::Drop => Outcome::Drop,
+        Admission::CutShort => {
+            let resp = lock(&state).dispatch(&req);
+            Outcome::Respond(super::server::cut_short(resp).await)
+        }
     }
 }
 

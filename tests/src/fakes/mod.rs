@@ -49,6 +49,9 @@ pub enum Fault {
     Slow(Duration),
     /// Close the connection without writing any response.
     Drop,
+    /// Answer as usual, but close the connection after half of the body: the head (its
+    /// `Content-Length` promising the whole body) arrives, the body never does.
+    CutShort,
 }
 
 /// One request as received by a fake.

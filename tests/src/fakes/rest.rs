@@ -228,6 +228,10 @@ async fn handle(
         Admission::Down => Outcome::Respond(error(StatusCode::SERVICE_UNAVAILABLE, "unavailable")),
         Admission::Fail(fault) => Outcome::Respond(fault_response(&fault)),
         Admission::Drop => Outcome::Drop,
+        Admission::CutShort => {
+            let resp = lock(&state).dispatch(&req);
+            Outcome::Respond(super::server::cut_short(resp).await)
+        }
     }
 }
 
@@ -252,7 +256,9 @@ fn fault_response(fault: &Fault) -> Response {
         Fault::Unauthorized => error(StatusCode::UNAUTHORIZED, "unauthorized"),
         Fault::Gone => error(StatusCode::GONE, "gone"),
         // Handled before a response is built.
-        Fault::Slow(_) | Fault::Drop => error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+        Fault::Slow(_) | Fault::Drop | Fault::CutShort => {
+            error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
+        }
     }
 }
 

@@ -82,6 +82,26 @@ pub(crate) enum Outcome {
     Drop,
 }
 
+/// `resp` with its body cut short: the head says `Content-Length` of the whole body, half
+/// of it is sent, then the body fails, and hyper closes the connection.
+pub(crate) async fn cut_short(resp: Response) -> Response {
+    let (mut parts, body) = resp.into_parts();
+    let whole = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    parts
+        .headers
+        .insert(http::header::CONTENT_LENGTH, whole.len().into());
+    let half = whole.slice(..whole.len() / 2);
+    let chunks: [Result<Bytes, std::io::Error>; 2] = [
+        Ok(half),
+        Err(std::io::Error::other("body cut short by fault injection")),
+    ];
+    Response::from_parts(parts, Body::from_stream(futures::stream::iter(chunks)))
+}
+
 /// Error handed to hyper so that it closes the connection without answering.
 #[derive(Debug)]
 struct DroppedByFault;

@@ -122,7 +122,8 @@ async fn exchange(
     let status = http::StatusCode::from_u16(answer.status()).map_err(|_| Failed::Other)?;
     let headers =
         crate::http::request::header_map(answer.headers().entries()).ok_or(Failed::Other)?;
-    // A body cut short is a failed exchange, not a panic.
+    // A body that cannot be read is a failed exchange (spin-sdk's own conversion panics
+    // there).
     let body = answer.into_body().await.map_err(|_| Failed::Other)?;
     let mut resp = http::Response::new(body);
     *resp.status_mut() = status;
