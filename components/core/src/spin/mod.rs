@@ -107,13 +107,7 @@ fn method_of(m: spin_sdk::http::Method) -> Option<http::Method> {
 /// 4096 bytes (what `blocking-write-and-flush` takes), straight from our response type.
 pub fn respond(resp: Response, out: ResponseOutparam) {
     let (parts, body) = resp.into_parts();
-    let list: Vec<(String, Vec<u8>)> = parts
-        .headers
-        .iter()
-        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
-        .collect();
-    // Our headers are valid `http` names and values, which WASI's fields accept.
-    let Ok(fields) = Fields::from_list(&list) else {
+    let Some(fields) = fields(&parts.headers) else {
         return fail(out, "response headers");
     };
     let outgoing = OutgoingResponse::new(fields);
@@ -133,6 +127,17 @@ pub fn respond(resp: Response, out: ResponseOutparam) {
         }
     }
     let _ = OutgoingBody::finish(outgoing_body, None);
+}
+
+/// WASI's fields of a header map, as one list (one host call). `None` if WASI refuses one
+/// (our headers are valid `http` names and values, which it accepts, except the few it
+/// forbids on a request, e.g. `connection`, which we never send).
+fn fields(headers: &http::HeaderMap) -> Option<Fields> {
+    let list: Vec<(String, Vec<u8>)> = headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect();
+    Fields::from_list(&list).ok()
 }
 
 /// An answer Spin refused to take: a bare 500, which our own answers never need.

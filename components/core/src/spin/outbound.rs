@@ -76,14 +76,9 @@ async fn exchange(
     req: crate::outbound::HttpRequest,
 ) -> Result<crate::outbound::HttpResponse, Failed> {
     use futures::SinkExt as _;
-    use spin_sdk::http::{Fields, IncomingResponse, Method, OutgoingRequest, Scheme};
+    use spin_sdk::http::{IncomingResponse, Method, OutgoingRequest, Scheme};
     let (parts, body) = req.into_parts();
-    let list: Vec<(String, Vec<u8>)> = parts
-        .headers
-        .iter()
-        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
-        .collect();
-    let outgoing = OutgoingRequest::new(Fields::from_list(&list).map_err(|_| Failed::Other)?);
+    let outgoing = OutgoingRequest::new(super::fields(&parts.headers).ok_or(Failed::Other)?);
     let scheme = match parts.uri.scheme_str() {
         Some("http") => Scheme::Http,
         Some("https") | None => Scheme::Https,
