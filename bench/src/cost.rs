@@ -34,6 +34,10 @@ pub struct RouteCost {
     pub redis_commands: f64,
     pub kv_commands: f64,
     pub outbound_http: f64,
+    /// `variables::get` calls: host calls, and with Spin's environment provider each a
+    /// blocking hand-off in Spin.
+    #[serde(default)]
+    pub variable_reads: f64,
     pub fuel: f64,
     /// The most linear memory one instance had (KiB): what Spin's pooling allocator
     /// must zero or fault in (it keeps 2 MiB resident between instances).
@@ -195,6 +199,7 @@ async fn measure(
         redis_commands: per(|s| s.redis_commands),
         kv_commands: per(|s| s.kv_commands),
         outbound_http: per(|s| s.outbound_http),
+        variable_reads: per(|s| s.variable_reads),
         fuel: per(|s| s.fuel),
         peak_memory_kib: after.peak_memory as f64 / 1024.0,
         cpu_ms: o.cpu.map_or(f64::NAN, |c| c.as_secs_f64() * 1000.0 / done),
@@ -238,7 +243,9 @@ pub fn markdown(models: &[CostModel]) -> String {
          Spin incurs them. `redis conns`: outbound Redis connections opened (Spin connects \
          on every open and closes with the instance). `redis cmds`: commands on them. \
          `kv cmds`: key-value store commands on the connection Spin shares per store (its \
-         PING per open included). `http`: outbound HTTP requests. `fuel`: wasmtime fuel, \
+         PING per open included). `http`: outbound HTTP requests. `vars`: the component's \
+         `variables::get` calls (host calls; with Spin's environment provider each is a \
+         blocking hand-off in Spin). `fuel`: wasmtime fuel, \
          about one per guest instruction (deterministic). `memory`: the most linear memory \
          one instance had, in KiB (Spin's pooling allocator keeps 2 MiB of an instance \
          slot resident; above that every page faults in anew). `CPU`: this process's CPU per \
@@ -247,19 +254,20 @@ pub fn markdown(models: &[CostModel]) -> String {
     for m in models {
         let _ = writeln!(md, "### {}\n", m.label);
         md.push_str(
-            "| route | component | redis conns | redis cmds | kv cmds | http | fuel | memory KiB | CPU ms |\n\
-             | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+            "| route | component | redis conns | redis cmds | kv cmds | http | vars | fuel | memory KiB | CPU ms |\n\
+             | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
         );
         for r in &m.routes {
             let _ = writeln!(
                 md,
-                "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.0} | {:.3} |",
+                "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.0} | {:.3} |",
                 r.route,
                 r.component,
                 r.redis_connections,
                 r.redis_commands,
                 r.kv_commands,
                 r.outbound_http,
+                r.variable_reads,
                 r.fuel,
                 r.peak_memory_kib,
                 r.cpu_ms
@@ -270,8 +278,8 @@ pub fn markdown(models: &[CostModel]) -> String {
     if let [before, .., after] = models {
         let _ = writeln!(md, "### {} against {}\n", after.label, before.label);
         md.push_str(
-            "| route | redis conns | Redis round trips (cmds + kv) | fuel | memory KiB | CPU ms |\n\
-             | --- | --- | --- | --- | --- | --- |\n",
+            "| route | redis conns | Redis round trips (cmds + kv) | vars | fuel | memory KiB | CPU ms |\n\
+             | --- | --- | --- | --- | --- | --- | --- |\n",
         );
         for a in &after.routes {
             let Some(b) = before.routes.iter().find(|b| b.route == a.route) else {
@@ -279,12 +287,14 @@ pub fn markdown(models: &[CostModel]) -> String {
             };
             let _ = writeln!(
                 md,
-                "| {} | {:.2} → {:.2} | {:.2} → {:.2} | {:.0} → {:.0} ({:+.0}%) | {:.0} → {:.0} | {:.3} → {:.3} |",
+                "| {} | {:.2} → {:.2} | {:.2} → {:.2} | {:.2} → {:.2} | {:.0} → {:.0} ({:+.0}%) | {:.0} → {:.0} | {:.3} → {:.3} |",
                 a.route,
                 b.redis_connections,
                 a.redis_connections,
                 b.redis_commands + b.kv_commands,
                 a.redis_commands + a.kv_commands,
+                b.variable_reads,
+                a.variable_reads,
                 b.fuel,
                 a.fuel,
                 if b.fuel > 0.0 {

@@ -805,6 +805,7 @@ pub(crate) struct Counters {
     pub(crate) redis_commands: AtomicU64,
     pub(crate) kv_commands: AtomicU64,
     outbound_http: AtomicU64,
+    pub(crate) variable_reads: AtomicU64,
     fuel: AtomicU64,
 }
 
@@ -824,6 +825,9 @@ pub struct ComponentStats {
     pub kv_commands: u64,
     /// Outbound HTTP requests sent.
     pub outbound_http: u64,
+    /// `variables::get` calls (each a host call; with Spin's environment provider, a
+    /// blocking hand-off in Spin).
+    pub variable_reads: u64,
     /// Fuel burnt (guest instructions, roughly); 0 unless [`fuel_metered`].
     pub fuel: u64,
 }
@@ -854,6 +858,7 @@ impl Host {
                 redis_commands: get(&n.redis_commands),
                 kv_commands: get(&n.kv_commands),
                 outbound_http: get(&n.outbound_http),
+                variable_reads: get(&n.variable_reads),
                 fuel: get(&n.fuel),
             }
         })

@@ -132,6 +132,7 @@ pub(crate) const REDIS_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl fermyon::spin2_0_0::variables::Host for State {
     async fn get(&mut self, name: String) -> Result<String, VariableError> {
+        self.counters.variable_reads.fetch_add(1, Ordering::Relaxed);
         if crate::fuel_trace::enabled() {
             self.trace(format!("var.get({name})"));
         }

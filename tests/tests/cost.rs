@@ -47,6 +47,28 @@ async fn a_list_with_a_cached_token_opens_no_redis_connection() {
         5,
         "one Google call each"
     );
+    // Each `variables::get` is a host call (with Spin's environment provider, a blocking
+    // hand-off): log_level, api_tokens, redis_address, rate_limit_per_minute,
+    // google_api_origin, token_encryption_key. Without an `Origin`, CORS reads nothing.
+    assert_eq!(
+        after.variable_reads - before.variable_reads,
+        5 * 6,
+        "variables read by 5 cached lists"
+    );
+    let before = stats(&app, "events");
+    let r = api
+        .send(
+            api.authed(reqwest::Method::GET, "/events/u1")
+                .header("origin", "https://app.example.com"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let after = stats(&app, "events");
+    assert_eq!(
+        after.variable_reads - before.variable_reads,
+        7,
+        "with an Origin, cors_allowed_origins too"
+    );
 }
 
 #[tokio::test]

@@ -37,7 +37,14 @@ pub async fn serve_on<R: Runtime>(
     let cfg = Config::new(rt.vars());
     log::set_level(cfg.log_level());
     let _ = log::take_context();
-    let cors = Cors::parse(cfg.cors_allowed_origins().as_deref());
+    // CORS concerns requests with an `Origin` only (a browser sends one with every CORS
+    // request and preflight); without one its variable is not even read (a host call).
+    let cors = Cors::parse(
+        head.origin
+            .as_ref()
+            .and_then(|_| cfg.cors_allowed_origins())
+            .as_deref(),
+    );
     let preflight = Cors::is_preflight(head.method.as_str(), head.preflight_method.as_deref());
     let result = if preflight {
         // Preflights carry no credentials: answered here, before any route.
