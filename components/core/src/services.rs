@@ -21,4 +21,11 @@ pub trait Runtime: 'static {
     fn http(&self) -> &Self::Http;
     /// A connection to `address` (the configured `redis_address`).
     fn connect(&self, address: &str) -> Result<Self::Redis, StoreError>;
+
+    /// Redis for a request under `cfg`: its `redis_address`, which a runtime may read only
+    /// when a command first needs it (Spin's does: a request that only uses the key-value
+    /// store never reads the variable).
+    fn connect_configured(&self, cfg: &Config<'_>) -> Result<Self::Redis, StoreError> {
+        self.connect(cfg.redis_address().map_err(StoreError::Address)?)
+    }
 }

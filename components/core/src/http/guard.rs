@@ -69,7 +69,7 @@ impl<'a, R: Runtime> Ctx<'a, R> {
 
     /// A Redis connection, to `redis_address`.
     pub fn connect(&self) -> Result<R::Redis, Problem> {
-        Ok(self.rt.connect(self.cfg.redis_address()?)?)
+        Ok(self.rt.connect_configured(self.cfg)?)
     }
 
     /// The services over `store` (the caller's Redis connection).

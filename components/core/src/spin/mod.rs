@@ -55,6 +55,14 @@ impl Runtime for SpinRuntime {
     fn connect(&self, address: &str) -> Result<Redis, crate::store::StoreError> {
         Redis::open(address)
     }
+
+    fn connect_configured(
+        &self,
+        _: &crate::config::Config<'_>,
+    ) -> Result<Redis, crate::store::StoreError> {
+        // The configuration reads Spin's variables, as `Redis` does at its first command.
+        Ok(Redis::configured())
+    }
 }
 
 /// The HTTP entry point of a component: its route table over Spin. The headers are read

@@ -12,7 +12,10 @@ use std::cell::OnceCell;
 
 /// Redis through Spin.
 pub struct Redis {
-    address: String,
+    /// `None`: the configured `redis_address`, read from Spin's variables at the first
+    /// command (a variable read is a host call that a request using only the key-value
+    /// store does not need).
+    address: Option<String>,
     conn: OnceCell<Connection>,
     kv: KeyValue,
 }
@@ -22,17 +25,33 @@ impl Redis {
     /// key-value store opens at its first use.
     pub fn open(address: &str) -> Result<Self, StoreError> {
         Ok(Redis {
-            address: address.to_owned(),
+            address: Some(address.to_owned()),
             conn: OnceCell::new(),
             kv: KeyValue::default(),
         })
+    }
+
+    /// As [`Redis::open`], at the configured `redis_address`, read when first needed.
+    pub fn configured() -> Self {
+        Redis {
+            address: None,
+            conn: OnceCell::new(),
+            kv: KeyValue::default(),
+        }
     }
 
     pub(super) fn conn(&self) -> Result<&Connection, StoreError> {
         if let Some(c) = self.conn.get() {
             return Ok(c);
         }
-        let c = Connection::open(&self.address).map_err(|e| unavailable("connect", &e))?;
+        let c = match &self.address {
+            Some(address) => Connection::open(address),
+            None => {
+                let cfg = crate::config::Config::new(&super::SpinVariables);
+                Connection::open(cfg.redis_address().map_err(StoreError::Address)?)
+            }
+        }
+        .map_err(|e| unavailable("connect", &e))?;
         Ok(self.conn.get_or_init(|| c))
     }
 
