@@ -24,10 +24,7 @@ fn check(resp: HttpResponse) -> Result<HttpResponse, GoogleError> {
         return Ok(resp);
     }
     let json: Value = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
+    let retry_after = crate::http::request::header_str(resp.headers(), http::header::RETRY_AFTER)
         .and_then(|v| v.trim().parse::<u64>().ok());
     let err = &json["error"];
     let reason = err["errors"][0]["reason"].as_str().unwrap_or("");

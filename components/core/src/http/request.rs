@@ -31,11 +31,7 @@ pub fn decode_segment(raw: &str) -> Result<String, Problem> {
 
 /// Bodies we parse must say they are JSON.
 pub fn require_json<B>(req: &http::Request<B>) -> Result<(), Problem> {
-    let ct = req
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let ct = header_str(req.headers(), http::header::CONTENT_TYPE).unwrap_or("");
     let essence = ct.split(';').next().unwrap_or("").trim();
     if essence.eq_ignore_ascii_case("application/json") {
         Ok(())
